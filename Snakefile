@@ -1,0 +1,26 @@
+# GenoLM: genomes in, a DNA language model, gene-function and disease-risk predictions and a report out.
+# Stages live in workflow/rules/ (one file each); logic lives in the genolm package.
+from snakemake.utils import min_version
+
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/gene_function.smk"
+include: "workflow/rules/disease_risk.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        f"{RESULTS}/report.html",
+    default_target: True

@@ -1,0 +1,99 @@
+"""Apply a pretrained GenoLM model: load it with its tokenizer, tokenize, chunk and pool sequences."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from genolm.errors import GenolmError
+from genolm.models import load_model
+from genolm.tokenizers import overlapping_kmers, tokenizer_kind
+
+
+@dataclass
+class Pretrained:
+    """A loaded model directory: the LM, its tokenizer, and the window (bases) it was trained on."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    window: int
+    objective: str
+
+
+def load_pretrained(model_dir: str | Path) -> Pretrained:
+    """Load a directory written by the pretrain stage (safetensors, local files only)."""
+    model_dir = Path(model_dir)
+    meta_path = model_dir / "genolm.json"
+    if not meta_path.is_file():
+        raise GenolmError(
+            f"{model_dir}: no genolm.json; expected a model directory written by genolm pretrain"
+        )
+    meta = json.loads(meta_path.read_text())
+    model = load_model(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    model.eval()
+    return Pretrained(model, tokenizer, int(meta["window"]), meta["objective"])
+
+
+def chunk_starts(length: int, window: int, max_chunks: int) -> list[int]:
+    """Starts of windows covering a sequence: evenly spread, the last one flush with the end.
+
+    A sequence needing more than `max_chunks` windows is covered by `max_chunks` evenly spaced
+    ones (the caller counts such sequences), never cut to its first window.
+    """
+    if length <= window:
+        return [0]
+    needed = -(-length // window)
+    n = min(needed, max_chunks)
+    return [int(round(x)) for x in np.linspace(0, length - window, n)]
+
+
+def tokenize(tokenizer: PreTrainedTokenizerBase, seqs: list[str], **kwargs) -> dict[str, torch.Tensor]:
+    """[CLS] tokens [SEP] with padding, via the tokenizer's own batch call (k-mer text for kmer_overlap)."""
+    kind, k = tokenizer_kind(tokenizer)
+    if kind == "kmer_overlap":
+        seqs = [overlapping_kmers(s, k) for s in seqs]
+    return tokenizer(seqs, padding=True, return_tensors="pt", return_token_type_ids=False, **kwargs)
+
+
+def mean_pool(hidden: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """Average the token states of each row over its real (non-pad) tokens."""
+    mask = attention.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def pooled_chunks(encoder: torch.nn.Module, batch: dict[str, torch.Tensor], owner: torch.Tensor, n: int):
+    """Embed chunks, then average the chunks of each of the `n` sequences (owner[i] = its sequence)."""
+    hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    chunks = mean_pool(hidden, batch["attention_mask"])
+    sums = torch.zeros(n, chunks.shape[1], dtype=chunks.dtype).index_add_(0, owner, chunks)
+    counts = torch.bincount(owner, minlength=n).clamp(min=1).unsqueeze(1)
+    return sums / counts
+
+
+def chunk_batch(seqs: list[str], window: int, max_chunks: int) -> tuple[list[str], torch.Tensor, int]:
+    """Flatten sequences into chunks; returns chunks, their owner index and how many were subsampled."""
+    chunks, owner, subsampled = [], [], 0
+    for i, seq in enumerate(seqs):
+        starts = chunk_starts(len(seq), window, max_chunks)
+        subsampled += int(len(starts) * window < len(seq))
+        chunks.extend(seq[s : s + window] for s in starts)
+        owner.extend([i] * len(starts))
+    return chunks, torch.tensor(owner), subsampled
+
+
+@torch.no_grad()
+def embed(pre: Pretrained, seqs: list[str], *, batch_size: int = 32, max_chunks: int = 8) -> np.ndarray:
+    """Mean-pooled final-layer embeddings of whole sequences (chunked to the model's window)."""
+    encoder = pre.model.base_model
+    out = []
+    for i in range(0, len(seqs), batch_size):
+        part = seqs[i : i + batch_size]
+        chunks, owner, _ = chunk_batch(part, pre.window, max_chunks)
+        out.append(pooled_chunks(encoder, tokenize(pre.tokenizer, chunks), owner, len(part)).float().numpy())
+    return np.concatenate(out) if out else np.empty((0, pre.model.config.hidden_size))

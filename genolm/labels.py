@@ -1,0 +1,240 @@
+"""Turn annotations and variant files into labelled gene and variant tables with their split.
+
+Each row carries its coordinates, its split (from the genome split, so a gene or variant in the
+test blocks of pretraining never trains a classifier) and its sequence, so later stages never
+re-read the genome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from genolm.atomic import atomic_path, write_json
+from genolm.errors import GenolmError
+from genolm.io.annotation import Gene, gene_sequence, read_genes
+from genolm.io.contigs import reconcile_contigs
+from genolm.io.fasta import decode, read_genome
+from genolm.io.vcf import read_variants_counted
+from genolm.splits import SPLITS, SplitIndex, read_splits
+
+LOG = logging.getLogger(__name__)
+
+PATHOGENIC = {"pathogenic", "likely_pathogenic", "pathogenic/likely_pathogenic"}
+BENIGN = {"benign", "likely_benign", "benign/likely_benign"}
+
+
+def gene_label(gene: Gene, spec: str) -> str | None:
+    """The label of `gene` under `spec`, or None when the gene has none (it is then left out)."""
+    if spec == "ec_class":
+        classes = {ec.split(".")[0] for ec in gene.ec_numbers if ec.split(".")[0].isdigit()}
+        return f"EC{classes.pop()}" if len(classes) == 1 else None
+    if spec == "enzyme":
+        return ("enzyme" if gene.ec_numbers else "non_enzyme") if gene.cds else None
+    if spec == "biotype":
+        return gene.biotype or None
+    if spec.startswith("attribute:"):
+        return gene.attributes.get(spec.split(":", 1)[1]) or None
+    raise GenolmError(
+        f"gene_function task label: got {spec!r}, expected ec_class, enzyme, biotype or attribute:<name>"
+    )
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+
+
+def build_gene_table(
+    annotation: str | Path,
+    genome: str | Path,
+    splits: str | Path,
+    out_tsv: str | Path,
+    summary_json: str | Path,
+    *,
+    label: str,
+    type: str = "multiclass",  # noqa: A002 - the config key's name
+    min_class_size: int = 5,
+    flank: int = 0,
+) -> pd.DataFrame:
+    """Labelled genes with split and coding-strand sequence; rare classes dropped and counted."""
+    genes = read_genes(annotation)
+    seqs = read_genome(genome)
+    mapping = reconcile_contigs({g.contig for g in genes}, seqs, source=str(annotation))
+    index = SplitIndex(read_splits(splits))
+    dropped: Counter[str] = Counter()
+    rows = []
+    for gene in genes:
+        value = gene_label(gene, label)
+        if value is None:
+            dropped["no_label"] += 1
+            continue
+        contig = mapping[gene.contig]
+        lo = gene.start - (flank if gene.strand == "+" else 0)
+        hi = gene.end + (flank if gene.strand == "-" else 0)
+        split = index.assign(contig, max(lo, 0), hi)
+        if split is None:
+            dropped["outside_split_blocks"] += 1
+            continue
+        renamed = Gene(**{**gene.__dict__, "contig": contig})
+        seq = decode(gene_sequence(seqs, renamed, cds_only=True, flank=flank))
+        rows.append((gene.id, contig, gene.start, gene.end, gene.strand, value, split, seq))
+    table = pd.DataFrame(
+        rows, columns=["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
+    )
+    counts = table["label"].value_counts()
+    rare = sorted(counts[counts < min_class_size].index)
+    if rare:
+        dropped["rare_class"] += int(table["label"].isin(rare).sum())
+        LOG.warning("%s: dropped classes with < %d genes: %s", annotation, min_class_size, ", ".join(rare))
+        table = table[~table["label"].isin(rare)]
+    check_classes(table, f"{annotation} ({label})")
+    if type == "binary" and table["label"].nunique() != 2:
+        raise GenolmError(
+            f"{annotation} ({label}): a binary task needs exactly 2 classes, got {table['label'].nunique()}"
+        )
+    write_table(table, out_tsv)
+    summary = class_summary(table, dropped)
+    write_json(summary_json, summary)
+    LOG.info("%s: %d labelled genes; dropped %s", annotation, len(table), dict(dropped))
+    return table
+
+
+def check_classes(table: pd.DataFrame, what: str) -> None:
+    """Refuse a task that cannot be trained or evaluated: one class, or a split without rows."""
+    if table["label"].nunique() < 2:
+        raise GenolmError(
+            f"{what}: {table['label'].nunique()} class(es) after filtering, expected at least 2"
+        )
+    for split in SPLITS:
+        if not (table["split"] == split).any():
+            raise GenolmError(f"{what}: no labelled rows fall in the {split} split")
+    train_labels = set(table.loc[table["split"] == "train", "label"])
+    unseen = set(table["label"]) - train_labels
+    if unseen:
+        raise GenolmError(
+            f"{what}: class(es) {', '.join(map(str, sorted(unseen)))} absent from the train split"
+        )
+
+
+def class_summary(table: pd.DataFrame, dropped: Counter) -> dict:
+    """Class counts per split plus counted reasons for dropped rows."""
+    per_split = table.groupby(["split", "label"]).size()
+    return {
+        "rows": int(len(table)),
+        "classes": {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()},
+        "per_split": {s: {str(k): int(v) for k, v in per_split[s].items()} for s in SPLITS if s in per_split},
+        "dropped": dict(sorted(dropped.items())),
+    }
+
+
+def clinvar_label(info: dict[str, str]) -> int | None:
+    """1 for (likely) pathogenic, 0 for (likely) benign, None for uncertain/conflicting/other."""
+    sig = info.get("CLNSIG", "").lower()
+    if sig in PATHOGENIC:
+        return 1
+    if sig in BENIGN:
+        return 0
+    return None
+
+
+def build_variant_table(
+    variants: str | Path,
+    genome: str | Path,
+    splits: str | Path,
+    out_tsv: str | Path,
+    summary_json: str | Path,
+    *,
+    label: str = "clnsig",
+    window: int = 128,
+    strict_ref: bool = True,
+) -> pd.DataFrame:
+    """Labelled SNVs with split, reference window and the variant's offset in it."""
+    if label != "clnsig":
+        raise GenolmError(f"disease_risk task label: got {label!r}, expected clnsig")
+    records, skipped = read_variants_counted(variants)
+    dropped: Counter[str] = Counter(skipped)
+    seqs = read_genome(genome)
+    if not records:
+        raise GenolmError(f"{variants}: no variant records")
+    mapping = reconcile_contigs({v.contig for v in records}, seqs, source=str(variants))
+    index = SplitIndex(read_splits(splits))
+    rows = []
+    for var in records:
+        value = clinvar_label(var.info)
+        if value is None:
+            dropped["no_label"] += 1
+            continue
+        if len(var.ref) != 1 or len(var.alt) != 1:
+            dropped["not_snv"] += 1
+            continue
+        contig = mapping[var.contig]
+        codes = seqs[contig]
+        centre = var.pos - 1
+        genome_ref = decode(codes[centre : centre + 1])
+        if genome_ref != var.ref.upper():
+            if strict_ref:
+                raise GenolmError(
+                    f"{variants}: REF {var.ref} of {var.contig}:{var.pos} disagrees with the genome "
+                    f"({genome_ref}); set strict_ref: false to drop such records"
+                )
+            dropped["ref_mismatch"] += 1
+            continue
+        start = centre - window // 2
+        if start < 0 or start + window > len(codes):
+            dropped["window_off_contig"] += 1
+            continue
+        split = index.assign(contig, start, start + window)
+        if split is None:
+            dropped["outside_split_blocks"] += 1
+            continue
+        rows.append(
+            (
+                var.id,
+                contig,
+                var.pos,
+                var.ref.upper(),
+                var.alt.upper(),
+                value,
+                var.info.get("CLNSIG", ""),
+                var.info.get("CLNREVSTAT", ""),
+                var.info.get("GENEINFO", ""),
+                consequence(var.info),
+                split,
+                decode(codes[start : start + window]),
+                centre - start,
+            )
+        )
+    columns = [
+        "id",
+        "contig",
+        "pos",
+        "ref",
+        "alt",
+        "label",
+        "clnsig",
+        "review_status",
+        "gene",
+        "consequence",
+        "split",
+        "ref_window",
+        "offset",
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    if table.empty:
+        raise GenolmError(f"{variants}: no usable labelled SNVs after filtering ({dict(dropped)})")
+    check_classes(table, f"{variants} (clnsig)")
+    write_table(table, out_tsv)
+    named = table.assign(label=table["label"].map({0: "benign", 1: "pathogenic"}))
+    write_json(summary_json, class_summary(named, dropped))
+    LOG.info("%s: %d labelled variants; dropped %s", variants, len(table), dict(dropped))
+    return table
+
+
+def consequence(info: dict[str, str]) -> str:
+    """Molecular consequence name from ClinVar's MC field ('SO:0001583|missense_variant'), else 'unknown'."""
+    mc = info.get("MC", "")
+    return mc.split(",")[0].split("|")[-1] if mc else "unknown"

@@ -1,0 +1,524 @@
+"""Seeded simulator for the bundled SYNTHETIC demo data: a small genome, its GFF3 and a ClinVar-style VCF.
+
+Why: the workflow needs inputs that run in seconds, carry a gene-function signal that is learnable but
+not trivial, and hold variants whose labels follow from what they do to the sequence. Every byte is a
+function of the seed (numpy's default_rng only; BGZF output, whose gzip headers hold no mtime or name).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from Bio import bgzf
+from Bio.Data import CodonTable
+
+from genolm.atomic import atomic_path
+from genolm.errors import GenolmError
+
+_CODE = CodonTable.unambiguous_dna_by_id[1]  # the standard genetic code
+_AA_OF: dict[str, str] = _CODE.forward_table
+_SENSE = sorted(_AA_OF)
+_STOPS = ("TAA", "TAG", "TGA")
+_STOP_WEIGHTS = (0.6, 0.1, 0.3)
+_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+_INDEX_TO_BASE = bytes.maketrans(b"\x00\x01\x02\x03", b"ACGT")
+
+# Promoter + 5' UTR upstream of ATG: -35 box, 17 bp spacer, -10 box, 7 bp to the TSS, UTR with a
+# Shine-Dalgarno site. Offsets below are relative to the A of ATG (negative = upstream).
+_MINUS35, _MINUS10, _SD = "TTGACA", "TATAAT", "AGGAGG"
+_PROMOTER_LEN = 6 + 17 + 6 + 7 + 5 + 6 + 7
+_BOX_OFFSETS = tuple(range(-_PROMOTER_LEN, -_PROMOTER_LEN + 6)) + tuple(
+    range(-_PROMOTER_LEN + 23, -_PROMOTER_LEN + 29)
+)
+
+_MARKOV_BINS = 1024  # resolution of the inverse-CDF lookup for the background Markov chain
+_MIN_CODONS, _MAX_CODONS = 100, 500  # CDS of 300-1500 bp including ATG and the stop codon
+_CLASS_STRENGTH_MAX = 0.5  # a gene's codon usage mixes its class table in with weight U(0, this)
+_MOTIF_CODONS = 3
+_INTERGENIC_MIN_DISTANCE = 100  # "far from genes" for benign intergenic variants
+_NC_PER_CONTIG = ("rRNA", "tRNA", "tRNA")
+_TRNA_AA = ("Ala", "Arg", "Gly", "Leu", "Lys", "Met", "Phe", "Pro", "Ser", "Thr", "Val")
+_REVSTATS = (
+    "criteria_provided,_single_submitter",
+    "criteria_provided,_multiple_submitters,_no_conflicts",
+    "reviewed_by_expert_panel",
+    "no_assertion_criteria_provided",
+)
+_REVSTAT_WEIGHTS = (0.55, 0.2, 0.1, 0.15)
+_MC = {
+    "stop_gained": "SO:0001587|stop_gained",
+    "start_lost": "SO:0002012|start_lost",
+    "upstream_gene_variant": "SO:0001631|upstream_gene_variant",
+    "frameshift_variant": "SO:0001589|frameshift_variant",
+    "synonymous_variant": "SO:0001819|synonymous_variant",
+    "missense_variant": "SO:0001583|missense_variant",
+    "intergenic_variant": "SO:0001628|intergenic_variant",
+}
+_PATHOGENIC_MIX = {
+    "stop_gained": 0.4,
+    "start_lost": 0.2,
+    "upstream_gene_variant": 0.25,
+    "frameshift_variant": 0.15,
+}
+_BENIGN_MIX = {"synonymous_variant": 0.55, "intergenic_variant": 0.35, "missense_variant": 0.1}
+
+
+@dataclass(frozen=True)
+class Gene:
+    """One simulated gene; `start`/`end` are 1-based inclusive genome coordinates of the gene body."""
+
+    gid: int
+    contig: str
+    start: int
+    end: int
+    strand: str
+    biotype: str
+    function_class: str | None
+    product: str
+    cds: str  # coding-strand sequence, ATG..stop; empty for non-coding genes
+
+    @property
+    def name(self) -> str:
+        return f"sim{self.gid:04d}"
+
+    def pos(self, k: int) -> int:
+        """Genome position of coding-strand offset k from the first base of ATG (negative = promoter)."""
+        return self.start + k if self.strand == "+" else self.end - k
+
+
+@dataclass(frozen=True)
+class _Variant:
+    contig: str
+    pos: int
+    ref: str
+    alt: str
+    consequence: str
+    gene: Gene | None
+
+
+def simulate(
+    genome_path: str | os.PathLike,
+    annotation_path: str | os.PathLike,
+    variants_path: str | os.PathLike,
+    *,
+    seed: int = 42,
+    n_contigs: int = 4,
+    contig_length: int = 100_000,
+    n_classes: int = 3,
+    gene_density: float = 0.6,
+    n_variants: int = 400,
+) -> dict:
+    """Write a synthetic genome (FASTA.gz), GFF3.gz annotation and ClinVar-style VCF.gz; return a summary."""
+    _check_params(n_contigs, contig_length, n_classes, gene_density, n_variants)
+    rng = np.random.default_rng(seed)
+    classes = [f"class_{letter}" for letter in string.ascii_uppercase[:n_classes]]
+    model = _sequence_model(rng, n_classes)
+    contigs: dict[str, bytearray] = {}
+    genes: list[Gene] = []
+    spacers: dict[str, list[tuple[int, int]]] = {}
+    for i in range(1, n_contigs + 1):
+        name = f"chrSim{i}"
+        contigs[name], contig_genes, spacers[name] = _build_contig(
+            rng, name, contig_length, classes, model, gene_density, len(genes) + 1
+        )
+        genes.extend(contig_genes)
+    variants, labels = _simulate_variants(rng, contigs, genes, spacers, n_variants)
+    _write_bgzf(genome_path, _fasta_text(contigs, seed))
+    _write_bgzf(annotation_path, _gff_text(contigs, genes, seed))
+    _write_bgzf(variants_path, _vcf_text(rng, contigs, variants, labels, seed))
+    return {
+        "seed": seed,
+        "contigs": {name: len(seq) for name, seq in contigs.items()},
+        "genes_per_class": dict(sorted(Counter(g.function_class for g in genes if g.function_class).items())),
+        "noncoding_genes": dict(sorted(Counter(g.biotype for g in genes if not g.function_class).items())),
+        "variants_per_clnsig": dict(sorted(Counter(clnsig for clnsig, _ in labels).items())),
+        "variants_per_consequence": dict(sorted(Counter(v.consequence for v in variants).items())),
+    }
+
+
+def _check_params(
+    n_contigs: int, contig_length: int, n_classes: int, density: float, n_variants: int
+) -> None:
+    if n_contigs < 1:
+        raise GenolmError(f"simulate: n_contigs must be >= 1, got {n_contigs}")
+    if contig_length < 5_000:
+        raise GenolmError(f"simulate: contig_length must be >= 5000, got {contig_length}")
+    if not 2 <= n_classes <= 26:
+        raise GenolmError(f"simulate: n_classes must be between 2 and 26, got {n_classes}")
+    if not 0.05 <= density <= 0.9:
+        raise GenolmError(f"simulate: gene_density must be between 0.05 and 0.9, got {density}")
+    if n_variants < 0:
+        raise GenolmError(f"simulate: n_variants must be >= 0, got {n_variants}")
+
+
+@dataclass(frozen=True)
+class _Model:
+    """Seed-drawn sequence statistics shared by all contigs."""
+
+    markov_table: list[int]  # (state << 10 | bin) -> base index, state = last two bases
+    aa_freq: np.ndarray  # per sense codon: frequency of its amino acid
+    background_pref: np.ndarray  # per sense codon: synonymous preference shared by all genes
+    class_pref: np.ndarray  # n_classes x sense codons: class-specific synonymous preference
+    motifs: list[str]
+    repeats: list[str]
+
+
+def _sequence_model(rng: np.random.Generator, n_classes: int) -> _Model:
+    pi = np.array([0.28, 0.22, 0.22, 0.28])  # GC ~0.45
+    trans = np.tile(pi, (16, 1)) * rng.lognormal(0.0, 0.25, size=(16, 4))
+    trans[np.arange(16) % 4 == 1, 2] *= 0.6  # CpG depletion
+    trans[np.arange(16), np.arange(16) % 4] *= 1.2  # homopolymer runs
+    cum = np.cumsum(trans / trans.sum(axis=1, keepdims=True), axis=1)
+    bins = (np.arange(_MARKOV_BINS) + 0.5) / _MARKOV_BINS
+    table = np.minimum((bins[None, :, None] > cum[:, None, :]).sum(axis=2), 3)
+
+    groups: dict[str, list[int]] = {}
+    for i, codon in enumerate(_SENSE):
+        groups.setdefault(_AA_OF[codon], []).append(i)
+    aa_weights = dict(zip(sorted(groups), rng.dirichlet(np.full(len(groups), 10.0)), strict=True))
+    aa_freq = np.array([aa_weights[_AA_OF[c]] for c in _SENSE])
+
+    def synonymous_pref(alpha: float) -> np.ndarray:
+        pref = np.zeros(len(_SENSE))
+        for idx in groups.values():
+            pref[idx] = rng.dirichlet(np.full(len(idx), alpha))
+        return pref
+
+    background = synonymous_pref(4.0)
+    class_pref = np.stack([synonymous_pref(0.7) for _ in range(n_classes)])
+    motifs = ["".join(rng.choice(_SENSE, size=_MOTIF_CODONS)) for _ in range(n_classes)]
+    repeats = [_random_dna(rng, int(rng.integers(120, 320)), gc=0.5) for _ in range(3)]
+    return _Model(table.astype(np.uint8).ravel().tolist(), aa_freq, background, class_pref, motifs, repeats)
+
+
+def _random_dna(rng: np.random.Generator, n: int, gc: float) -> str:
+    p = [(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]
+    return bytes(rng.choice(4, size=n, p=p).astype(np.uint8)).translate(_INDEX_TO_BASE).decode()
+
+
+def _markov_background(rng: np.random.Generator, n: int, table: list[int]) -> bytearray:
+    """Second-order Markov sequence via a precomputed inverse-CDF table (a plain loop, ~0.1 s per 100 kb)."""
+    out = bytearray(n)
+    state = int(rng.integers(16))
+    for i, q in enumerate(rng.integers(0, _MARKOV_BINS, size=n).tolist()):
+        base = table[(state << 10) | q]
+        out[i] = base
+        state = ((state << 2) | base) & 15
+    return out.translate(_INDEX_TO_BASE)
+
+
+def _revcomp(seq: str) -> str:
+    return seq.translate(_COMP)[::-1]
+
+
+def _coding_sequence(rng: np.random.Generator, model: _Model, class_index: int) -> str:
+    """ATG + codons drawn from a per-gene mix of shared and class codon usage + class motifs + stop."""
+    n_codons = int(rng.integers(_MIN_CODONS, _MAX_CODONS + 1))
+    strength = rng.uniform(0.0, _CLASS_STRENGTH_MAX)
+    pref = (1 - strength) * model.background_pref + strength * model.class_pref[class_index]
+    p = model.aa_freq * pref
+    codons = ["ATG", *(_SENSE[i] for i in rng.choice(len(_SENSE), size=n_codons - 2, p=p / p.sum()))]
+    for at in rng.integers(1, n_codons - _MOTIF_CODONS, size=int(rng.integers(0, 4))):
+        motif = model.motifs[class_index]
+        codons[at : at + _MOTIF_CODONS] = [motif[i : i + 3] for i in range(0, len(motif), 3)]
+    codons.append(_STOPS[rng.choice(3, p=_STOP_WEIGHTS)])
+    return "".join(codons)
+
+
+def _promoter(rng: np.random.Generator) -> str:
+    def rand(n: int) -> str:
+        return _random_dna(rng, n, gc=0.4)
+
+    return _MINUS35 + rand(17) + _MINUS10 + rand(7) + rand(5) + _SD + rand(7)
+
+
+def _noncoding(rng: np.random.Generator, biotype: str) -> tuple[str, str]:
+    if biotype == "tRNA":
+        return _random_dna(rng, int(rng.integers(72, 92)), gc=0.55), f"tRNA-{rng.choice(_TRNA_AA)}"
+    if rng.random() < 0.5:
+        return _random_dna(rng, int(rng.integers(115, 121)), gc=0.55), "5S ribosomal RNA"
+    return _random_dna(rng, int(rng.integers(1400, 1550)), gc=0.55), "16S ribosomal RNA"
+
+
+def _build_contig(
+    rng: np.random.Generator,
+    name: str,
+    length: int,
+    classes: list[str],
+    model: _Model,
+    density: float,
+    first_id: int,
+) -> tuple[bytearray, list[Gene], list[tuple[int, int]]]:
+    """Lay genes (with spacers) along a Markov background; decorate spacers with repeats and N runs.
+
+    Returns the sequence, its genes and the intergenic spacers as 0-based half-open intervals.
+    """
+    seq = _markov_background(rng, length, model.markov_table)
+    mean_footprint = _PROMOTER_LEN + 3 * (_MIN_CODONS + _MAX_CODONS) / 2
+    mean_gap = max(80.0, mean_footprint * (1 - density) / density)
+    expected_slots = max(1, int(length * density / mean_footprint))
+    nc_slots = rng.choice(expected_slots, size=min(len(_NC_PER_CONTIG), expected_slots), replace=False)
+    nc_kind = dict(zip(nc_slots.tolist(), _NC_PER_CONTIG, strict=False))
+    genes: list[Gene] = []
+    spacers: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        gap = int(rng.integers(int(0.4 * mean_gap), int(1.6 * mean_gap) + 1))
+        strand = "+" if rng.random() < 0.5 else "-"
+        biotype = nc_kind.get(len(genes), "protein_coding")
+        if biotype == "protein_coding":
+            class_index = int(rng.integers(len(classes)))
+            upstream, body = _promoter(rng), _coding_sequence(rng, model, class_index)
+            function_class, product = classes[class_index], f"synthetic protein {len(genes) + first_id}"
+        else:
+            (body, product), upstream, function_class = _noncoding(rng, biotype), "", None
+        if pos + gap + len(upstream) + len(body) + 50 > length:
+            break
+        footprint = upstream + body if strand == "+" else _revcomp(upstream + body)
+        start0 = pos + gap
+        seq[start0 : start0 + len(footprint)] = footprint.encode()
+        body0 = start0 + len(upstream) if strand == "+" else start0
+        genes.append(
+            Gene(
+                gid=first_id + len(genes),
+                contig=name,
+                start=body0 + 1,
+                end=body0 + len(body),
+                strand=strand,
+                biotype=biotype,
+                function_class=function_class,
+                product=product,
+                cds=body if function_class else "",
+            )
+        )
+        spacers.append((pos, start0))
+        pos = start0 + len(footprint)
+    spacers.append((pos, length))
+    _decorate_spacers(rng, seq, spacers, model.repeats)
+    return seq, genes, spacers
+
+
+def _decorate_spacers(
+    rng: np.random.Generator, seq: bytearray, spacers: list[tuple[int, int]], repeats: list[str]
+) -> None:
+    """Put a few N runs and soft-masked (lowercase) mutated repeat copies into long spacers."""
+    longest = max(len(r) for r in repeats) + 100
+    eligible = [s for s in spacers if s[1] - s[0] >= longest]
+    n_runs = min(3, len(eligible))
+    n_spacers = set(rng.choice(len(eligible), size=n_runs, replace=False).tolist()) if n_runs else set()
+    for i, (a, b) in enumerate(eligible):
+        if i in n_spacers:
+            run = int(rng.integers(10, 60))
+            at = int(rng.integers(a + 50, b - 50 - run))
+            seq[at : at + run] = b"N" * run
+        elif rng.random() < 0.35:
+            copy = bytearray(repeats[int(rng.integers(len(repeats)))].lower().encode())
+            for j in np.flatnonzero(rng.random(len(copy)) < 0.05).tolist():
+                copy[j] = ord(rng.choice(list("acgt")))
+            at = int(rng.integers(a + 50, b - 50 - len(copy)))
+            seq[at : at + len(copy)] = copy
+
+
+def _simulate_variants(
+    rng: np.random.Generator,
+    contigs: dict[str, bytearray],
+    genes: list[Gene],
+    spacers: dict[str, list[tuple[int, int]]],
+    n_variants: int,
+) -> tuple[list[_Variant], list[tuple[str, str]]]:
+    """Draw variants whose ClinVar label matches their effect; return them sorted, with (CLNSIG, REVSTAT)."""
+    coding = [g for g in genes if g.function_class]
+    if not coding and n_variants:
+        raise GenolmError("simulate: no protein-coding gene fits; raise contig_length or gene_density")
+    n_path = round(0.35 * n_variants)
+    n_vus = round(0.05 * n_variants)
+    n_conf = min(n_variants - n_path - n_vus, max(1, round(0.015 * n_variants))) if n_variants else 0
+    plan: list[tuple[str, str]] = []  # (label group, consequence)
+    plan += [("pathogenic", str(k)) for k in _draw(rng, _PATHOGENIC_MIX, n_path)]
+    plan += [("uncertain", "missense_variant")] * n_vus
+    plan += [("conflicting", "missense_variant")] * n_conf
+    plan += [("benign", str(k)) for k in _draw(rng, _BENIGN_MIX, n_variants - len(plan))]
+    far = _far_intergenic(contigs, spacers)
+    taken: set[tuple[str, int]] = set()
+    drawn: list[tuple[_Variant, tuple[str, str]]] = []
+    for group, consequence in plan:
+        for _ in range(200):
+            variant = _draw_site(rng, consequence, contigs, coding, far)
+            if variant is not None and not taken & _footprint(variant):
+                break
+        else:
+            raise GenolmError(f"simulate: could not place {n_variants} distinct variants; lower n_variants")
+        taken |= _footprint(variant)
+        drawn.append((variant, _label(rng, group)))
+    drawn.sort(key=lambda d: (int(d[0].contig.removeprefix("chrSim")), d[0].pos))
+    return [d[0] for d in drawn], [d[1] for d in drawn]
+
+
+def _draw(rng: np.random.Generator, mix: dict[str, float], n: int) -> list[str]:
+    return rng.choice(list(mix), size=n, p=list(mix.values())).tolist()
+
+
+def _footprint(v: _Variant) -> set[tuple[str, int]]:
+    return {(v.contig, v.pos + i) for i in range(len(v.ref))}
+
+
+def _label(rng: np.random.Generator, group: str) -> tuple[str, str]:
+    revstat = str(rng.choice(_REVSTATS, p=_REVSTAT_WEIGHTS))
+    if group == "pathogenic":
+        return ("Pathogenic" if rng.random() < 0.7 else "Likely_pathogenic"), revstat
+    if group == "benign":
+        return ("Benign" if rng.random() < 0.6 else "Likely_benign"), revstat
+    if group == "uncertain":
+        return "Uncertain_significance", revstat
+    return "Conflicting_interpretations_of_pathogenicity", "criteria_provided,_conflicting_interpretations"
+
+
+def _far_intergenic(
+    contigs: dict[str, bytearray], spacers: dict[str, list[tuple[int, int]]]
+) -> list[tuple[str, int]]:
+    """(contig, 0-based start) of spacer stretches at least _INTERGENIC_MIN_DISTANCE from any gene."""
+    d = _INTERGENIC_MIN_DISTANCE
+    return [
+        (name, i)
+        for name, intervals in spacers.items()
+        for a, b in intervals
+        for i in range(a + d, b - d)
+        if contigs[name][i] not in b"Nn"
+    ]
+
+
+def _draw_site(
+    rng: np.random.Generator,
+    consequence: str,
+    contigs: dict[str, bytearray],
+    coding: list[Gene],
+    far: list[tuple[str, int]],
+) -> _Variant | None:
+    """One candidate variant with the given consequence, or None if the random pick cannot have it."""
+    if consequence == "intergenic_variant":
+        if not far:
+            return None
+        name, i = far[int(rng.integers(len(far)))]
+        ref = chr(contigs[name][i]).upper()
+        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        return _Variant(name, i + 1, ref, alt, consequence, None)
+    gene = coding[int(rng.integers(len(coding)))]
+    genome = contigs[gene.contig]
+    if consequence == "upstream_gene_variant":
+        k = int(rng.choice(_BOX_OFFSETS))
+        ref = chr(genome[gene.pos(k) - 1])
+        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        return _Variant(gene.contig, gene.pos(k), ref, alt, consequence, gene)
+    if consequence == "frameshift_variant":
+        deleted = gene.pos(int(rng.integers(3, len(gene.cds) - 3)))
+        ref = bytes(genome[deleted - 2 : deleted]).decode()  # anchor base + deleted base
+        return (
+            None if ref[0] == ref[1] else _Variant(gene.contig, deleted - 1, ref, ref[0], consequence, gene)
+        )
+    codon_index = 0 if consequence == "start_lost" else int(rng.integers(1, len(gene.cds) // 3 - 1))
+    codon = gene.cds[3 * codon_index : 3 * codon_index + 3]
+    options = [
+        (offset, base)
+        for offset in range(3)
+        for base in "ACGT"
+        if base != codon[offset]
+        and _is(consequence, codon, codon[:offset] + base + codon[offset + 1 :], offset)
+    ]
+    if not options:
+        return None
+    offset, base = options[int(rng.integers(len(options)))]
+    pos = gene.pos(3 * codon_index + offset)
+    alt = base if gene.strand == "+" else base.translate(_COMP)
+    return _Variant(gene.contig, pos, chr(genome[pos - 1]), alt, consequence, gene)
+
+
+def _is(consequence: str, old: str, new: str, offset: int) -> bool:
+    """Whether changing codon `old` to `new` (at codon position `offset`) has this consequence."""
+    if consequence == "stop_gained":
+        return new in _STOPS
+    if consequence == "start_lost":
+        return new in ("AAG", "AGG", "ATC")  # not an alternative start codon (GTG, TTG, CTG, ATT, ATA)
+    if consequence == "synonymous_variant":
+        return offset == 2 and new not in _STOPS and _AA_OF[new] == _AA_OF[old]
+    return new not in _STOPS and _AA_OF[new] != _AA_OF[old]  # missense
+
+
+def _write_bgzf(path: str | os.PathLike, text: str) -> None:
+    """Atomic BGZF: plain-gzip readable, but also what pysam/htslib need to open, index and seek.
+
+    BGZF headers carry no mtime and no file name, so equal content gives equal bytes.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, bgzf.BgzfWriter(fileobj=raw, mode="wb") as out:
+        out.write(text.encode("ascii"))
+
+
+def _fasta_text(contigs: dict[str, bytearray], seed: int) -> str:
+    parts = []
+    for name, seq in contigs.items():
+        text = seq.decode()
+        lines = "\n".join(text[i : i + 60] for i in range(0, len(text), 60))
+        parts.append(f">{name} synthetic demo contig seed={seed}\n{lines}\n")
+    return "".join(parts)
+
+
+def _gff_text(contigs: dict[str, bytearray], genes: list[Gene], seed: int) -> str:
+    lines = ["##gff-version 3", f"# SYNTHETIC demo data generated by genolm.simulate (seed={seed})"]
+    lines += [f"##sequence-region {name} 1 {len(seq)}" for name, seq in contigs.items()]
+    for g in genes:
+        gene_attrs = f"ID=gene-{g.gid};Name={g.name};gbkey=Gene;gene_biotype={g.biotype}"
+        rna_kind = "mRNA" if g.function_class else g.biotype
+        if g.function_class:
+            gene_attrs += f";function_class={g.function_class}"
+        lines.append(_gff_row(g, "gene", gene_attrs))
+        lines.append(
+            _gff_row(g, rna_kind, f"ID=rna-{g.gid};Parent=gene-{g.gid};gbkey={rna_kind};product={g.product}")
+        )
+        lines.append(
+            _gff_row(g, "exon", f"ID=exon-{g.gid}-1;Parent=rna-{g.gid};gbkey={rna_kind};product={g.product}")
+        )
+        if g.function_class:
+            lines.append(
+                _gff_row(g, "CDS", f"ID=cds-{g.gid};Parent=rna-{g.gid};gbkey=CDS;product={g.product}", "0")
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _gff_row(g: Gene, kind: str, attributes: str, phase: str = ".") -> str:
+    return "\t".join(
+        [g.contig, "genolm.simulate", kind, str(g.start), str(g.end), ".", g.strand, phase, attributes]
+    )
+
+
+def _vcf_text(
+    rng: np.random.Generator,
+    contigs: dict[str, bytearray],
+    variants: list[_Variant],
+    labels: list[tuple[str, str]],
+    seed: int,
+) -> str:
+    lines = [
+        "##fileformat=VCFv4.2",
+        f"##source=genolm.simulate synthetic demo data seed={seed}",
+        *(f"##contig=<ID={name},length={len(seq)}>" for name, seq in contigs.items()),
+        '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Aggregate germline classification for this '
+        'single variant">',
+        '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="ClinVar review status of germline '
+        'classification for the Variation ID">',
+        '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="Gene(s) for the variant reported as gene '
+        'symbol:gene id">',
+        '##INFO=<ID=MC,Number=.,Type=String,Description="comma separated list of molecular consequence in '
+        'the form of Sequence Ontology ID|molecular_consequence">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    ids = (rng.choice(900_000, size=len(variants), replace=False) + 100_000).tolist()
+    for vid, v, (clnsig, revstat) in zip(ids, variants, labels, strict=True):
+        info = f"CLNSIG={clnsig};CLNREVSTAT={revstat}"
+        if v.gene is not None:
+            info += f";GENEINFO={v.gene.name}:{v.gene.gid}"
+        info += f";MC={_MC[v.consequence]}"
+        lines.append(f"{v.contig}\t{v.pos}\t{vid}\t{v.ref.upper()}\t{v.alt}\t.\t.\t{info}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""Disease-risk scoring of variants: zero-shot likelihood ratios, a supervised head, a k-mer baseline.
+
+Zero-shot score (documented in README): for a masked LM, every token that overlaps the variant
+base is masked in the reference window and in the alternative window; the score is
+sum log p(alt tokens) - sum log p(ref tokens) at those positions (for single-nucleotide tokens:
+log p(alt) - log p(ref) at the masked variant position), averaged over the forward and
+reverse-complement windows. For a causal LM it is log p(alt window) - log p(ref window), averaged
+the same way. Negative values mean the model finds the alternative allele less likely; the
+pathogenicity `score` written out is minus that log-likelihood ratio.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from genolm.atomic import atomic_path, write_json
+from genolm.baselines import fit_logistic, kmer_matrix, predict_proba
+from genolm.errors import GenolmError
+from genolm.inference import Pretrained, embed, load_pretrained
+from genolm.metrics import binary_scores, classification_metrics
+
+LOG = logging.getLogger(__name__)
+COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+CLASSES = ["benign", "pathogenic"]
+
+
+def reverse_complement(seq: str) -> str:
+    return seq.translate(COMPLEMENT)[::-1]
+
+
+def load_variant_table(path: str | Path) -> pd.DataFrame:
+    table = pd.read_csv(path, sep="\t", dtype={"contig": str, "id": str})
+    missing = {"id", "ref", "alt", "label", "split", "ref_window", "offset"} - set(table.columns)
+    if missing:
+        raise GenolmError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    table["alt_window"] = [
+        w[:o] + a + w[o + 1 :]
+        for w, o, a in zip(table["ref_window"], table["offset"], table["alt"], strict=True)
+    ]
+    return table
+
+
+def _variant_token_mask(offsets: torch.Tensor, attention: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """True at tokens whose character span covers the variant base (specials have empty spans)."""
+    start, end = offsets[..., 0], offsets[..., 1]
+    return (start <= base[:, None]) & (end > base[:, None]) & (end > start) & attention.bool()
+
+
+@torch.no_grad()
+def _masked_logprob(pre: Pretrained, windows: list[str], bases: list[int]) -> np.ndarray:
+    """Sum of log p(original token) over the masked tokens covering each window's variant base."""
+    enc = pre.tokenizer(
+        windows, padding=True, return_tensors="pt", return_offsets_mapping=True, return_token_type_ids=False
+    )
+    covered = _variant_token_mask(enc["offset_mapping"], enc["attention_mask"], torch.tensor(bases))
+    if not covered.any(1).all():
+        raise GenolmError("zero-shot scoring: the tokenizer gave no token covering a variant base")
+    inputs = enc["input_ids"].masked_fill(covered, pre.tokenizer.mask_token_id)
+    logits = pre.model(input_ids=inputs, attention_mask=enc["attention_mask"]).logits
+    logp = torch.log_softmax(logits.float(), -1).gather(-1, enc["input_ids"].unsqueeze(-1)).squeeze(-1)
+    return (logp * covered).sum(1).numpy()
+
+
+@torch.no_grad()
+def _sequence_logprob(pre: Pretrained, windows: list[str]) -> np.ndarray:
+    """Total log-likelihood of each window under a causal LM."""
+    enc = pre.tokenizer(windows, padding=True, return_tensors="pt", return_token_type_ids=False)
+    logits = pre.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits[:, :-1]
+    logp = torch.log_softmax(logits.float(), -1).gather(-1, enc["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)
+    return (logp * enc["attention_mask"][:, 1:]).sum(1).numpy()
+
+
+def zero_shot_llr(pre: Pretrained, table: pd.DataFrame, batch_size: int = 64) -> np.ndarray:
+    """log-likelihood ratio alt vs ref per variant, averaged over both strands (see module doc)."""
+    out = []
+    for i in range(0, len(table), batch_size):
+        part = table.iloc[i : i + batch_size]
+        strands = []
+        for rc in (False, True):
+            ref = [reverse_complement(w) if rc else w for w in part["ref_window"]]
+            alt = [reverse_complement(w) if rc else w for w in part["alt_window"]]
+            if pre.objective == "mlm":
+                base = [len(w) - 1 - o if rc else o for w, o in zip(ref, part["offset"], strict=True)]
+                strands.append(_masked_logprob(pre, alt, base) - _masked_logprob(pre, ref, base))
+            else:
+                strands.append(_sequence_logprob(pre, alt) - _sequence_logprob(pre, ref))
+        out.append(np.mean(strands, axis=0))
+    return np.concatenate(out) if out else np.empty(0)
+
+
+def write_scores(
+    test: pd.DataFrame, score: np.ndarray, method: str, scores_tsv, metrics_json, info: dict, seed
+):
+    """Per-variant scores (higher = more pathogenic) and binary metrics with bootstrap CIs."""
+    cols = [c for c in ("id", "contig", "pos", "ref", "alt", "gene", "consequence", "clnsig") if c in test]
+    out = test[cols].copy()
+    out["label"] = np.where(test["label"].to_numpy() == 1, "pathogenic", "benign")
+    out["score"] = np.round(score, 6)
+    with atomic_path(scores_tsv) as tmp:
+        out.to_csv(tmp, sep="\t", index=False)
+    metrics = {
+        "family": "disease_risk",
+        "method": method,
+        **info,
+        **classification_metrics(test["label"].to_numpy(), binary_scores(score), CLASSES, seed=seed),
+    }
+    write_json(metrics_json, metrics)
+    LOG.info("%s: %s", method, {k: round(v["value"], 4) for k, v in metrics["metrics"].items()})
+    return metrics
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _local(windows: pd.Series, offsets: pd.Series, flank: int) -> list[str]:
+    return [w[max(0, o - flank) : o + flank + 1] for w, o in zip(windows, offsets, strict=True)]
+
+
+def score_variants(
+    table_tsv: str | Path,
+    method: str,
+    scores_tsv: str | Path,
+    metrics_json: str | Path,
+    *,
+    model_dir: str | Path | None = None,
+    seed: int = 42,
+    threads: int = 2,
+) -> dict:
+    """Score the test variants of a task with `method` (zeroshot, supervised or kmer_lr)."""
+    torch.set_num_threads(threads)
+    table = load_variant_table(table_tsv)
+    parts = {s: table[table["split"] == s] for s in ("train", "val", "test")}
+    y = {s: p["label"].to_numpy() for s, p in parts.items()}
+    if method == "zeroshot":
+        pre = load_pretrained(model_dir)
+        score = -zero_shot_llr(pre, parts["test"])
+        info = {"objective": pre.objective, "n_train": 0}
+    elif method == "supervised":
+        pre = load_pretrained(model_dir)
+        feats = {}
+        for s, p in parts.items():
+            ref = embed(pre, p["ref_window"].tolist())
+            alt = embed(pre, p["alt_window"].tolist())
+            feats[s] = np.hstack([alt - ref, (alt + ref) / 2])
+        model = fit_logistic(feats["train"], y["train"], feats["val"], y["val"], n_classes=2, seed=seed)
+        score = _logit(predict_proba(model, feats["test"], 2)[:, 1])
+        info = {
+            "objective": pre.objective,
+            "n_train": len(parts["train"]),
+            "features": "embedding alt-ref, mean",
+        }
+    elif method == "kmer_lr":
+        feats = {}
+        for s, p in parts.items():
+            ref = kmer_matrix(_local(p["ref_window"], p["offset"], 8), ks=(1, 2, 3))
+            alt = kmer_matrix(_local(p["alt_window"], p["offset"], 8), ks=(1, 2, 3))
+            feats[s] = np.hstack([alt - ref, ref])
+        model = fit_logistic(feats["train"], y["train"], feats["val"], y["val"], n_classes=2, seed=seed)
+        score = _logit(predict_proba(model, feats["test"], 2)[:, 1])
+        info = {"n_train": len(parts["train"]), "features": "k=1..3 profiles of +-8 bp, alt-ref and ref"}
+    else:
+        raise GenolmError(f"disease_risk method: got {method!r}, expected zeroshot, supervised or kmer_lr")
+    return write_scores(parts["test"], score, method, scores_tsv, metrics_json, info, seed)

@@ -1,0 +1,319 @@
+"""The report stage: one self-contained page built from a fake results tree following the file contracts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.offline
+import pytest
+
+from genolm.errors import GenolmError
+from genolm.metrics import classification_metrics
+from genolm.report import build_report, compare_runs
+
+SECTIONS = ("overview", "data", "pretraining", "gene_function", "disease_risk", "provenance")
+
+
+def _metrics(family: str, method: str, classes: list[str], base: float) -> dict:
+    names = ["accuracy", "macro_f1", "mcc", "auroc", "auprc"] + (["brier"] if len(classes) == 2 else [])
+    n = len(classes)
+    return {
+        "family": family,
+        "method": method,
+        "n_train": 200,
+        "n": 80,
+        "classes": classes,
+        "metrics": {m: {"value": base, "ci_low": base - 0.05, "ci_high": base + 0.05} for m in names},
+        "per_class": {c: {"precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 80 // n} for c in classes},
+        "confusion": [[10 if i == j else 2 for j in range(n)] for i in range(n)],
+        "history": [{"epoch": e, "train_loss": 1.0 / e, "val_macro_f1": 0.5 + e / 20} for e in (1, 2, 3)],
+    }
+
+
+def _write_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+
+
+def make_results(
+    root: Path, *, disease: bool = True, gene_task: str = "function_class", val_loss: float = 1.2
+) -> Path:
+    """A small results tree with every file the report reads, values chosen to be recognisable."""
+    rng = np.random.default_rng(0)
+    _write_json(
+        root / "data" / "genome.provenance.json",
+        {
+            "source": "simulated:genome",
+            "path": "r/genome.fa.gz",
+            "size": 123456,
+            "md5": "a" * 32,
+            "sha256": "b" * 64,
+            "fetched_at": "2025-01-01T00:00:00Z",
+            "from_cache": False,
+            "spec": {"simulated": "genome"},
+        },
+    )
+    _write_json(
+        root / "preprocess" / "summary.json",
+        {
+            "bases_read": 400000,
+            "contigs": 4,
+            "windows_total": 3120,
+            "dropped_n": 20,
+            "n_bases": 1000,
+            "windows_kept": 3100,
+            "window": 256,
+            "stride": 128,
+            "max_n_fraction": 0.1,
+            "splits": {
+                "train": {"windows": 1900, "bases": 243200},
+                "val": {"windows": 450, "bases": 57600},
+                "test": {"windows": 750, "bases": 96000},
+            },
+        },
+    )
+    rows = [
+        (f"chr{c}", s, s + 9500, ["train", "val", "test"][(s // 10000) % 3])
+        for c in (1, 2)
+        for s in range(0, 100000, 10000)
+    ]
+    pd.DataFrame(rows, columns=["contig", "start", "end", "split"]).to_csv(
+        root / "preprocess" / "splits.tsv", sep="\t", index=False
+    )
+    _write_json(root / "tokenizer" / "tokenizer_config.json", {"genolm_kind": "char", "genolm_k": 1})
+    _write_json(
+        root / "tokenizer" / "tokenizer.json",
+        {
+            "model": {
+                "vocab": {
+                    t: i
+                    for i, t in enumerate(
+                        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "A", "C", "G", "T", "N"]
+                    )
+                }
+            }
+        },
+    )
+    log = [
+        {
+            "step": s,
+            "phase": "train",
+            "loss": 2 - s / 400,
+            "accuracy": 0.3,
+            "lr": 1e-3,
+            "tokens_per_s": 5000.0,
+        }
+        for s in range(1, 101)
+    ]
+    log += [
+        {
+            "step": s,
+            "phase": "val",
+            "loss": val_loss + 0.1 * (100 - s) / 50,
+            "accuracy": 0.4,
+            "perplexity": 3.3,
+            "bits_per_base": 1.7,
+        }
+        for s in (50, 100)
+    ]
+    (root / "pretrain").mkdir(parents=True)
+    pd.DataFrame(log).to_csv(root / "pretrain" / "log.csv", index=False)
+    _write_json(
+        root / "pretrain" / "metrics.json",
+        {
+            "objective": "mlm",
+            "family": "bert",
+            "parameters": 1234567,
+            "steps": 100,
+            "train_windows": 1900,
+            "val_windows": 450,
+            "window": 256,
+            "settings": {"lr": 0.002, "batch_size": 32},
+            "val": {"loss": val_loss, "perplexity": 3.3201, "accuracy": 0.4},
+        },
+    )
+    classes = ["enzyme", "other"]
+    _write_json(
+        root / "labels" / "genes" / f"{gene_task}.summary.json",
+        {
+            "rows": 300,
+            "classes": {"enzyme": 140, "other": 160},
+            "per_split": {
+                "train": {"enzyme": 90, "other": 110},
+                "val": {"enzyme": 20, "other": 20},
+                "test": {"enzyme": 30, "other": 30},
+            },
+            "dropped": {"rare_class": 7},
+        },
+    )
+    for method, base in (("finetune", 0.8123), ("kmer_lr", 0.7011), ("majority", 0.5)):
+        d = root / "gene_function" / gene_task / method
+        _write_json(d / "metrics.json", _metrics("gene_function", method, classes, base))
+        labels = rng.choice(classes, 60)
+        p = np.clip((labels == "other") * base + rng.normal(0.2, 0.2, 60), 0, 1)
+        pd.DataFrame(
+            {
+                "id": [f"g{i}" for i in range(60)],
+                "label": labels,
+                "prediction": np.where(p > 0.5, "other", "enzyme"),
+                "p_enzyme": 1 - p,
+                "p_other": p,
+            }
+        ).to_csv(d / "predictions.tsv", sep="\t", index=False)
+    if disease:
+        _write_json(
+            root / "labels" / "variants" / "clinvar_like.summary.json",
+            {
+                "rows": 100,
+                "classes": {"benign": 60, "pathogenic": 40},
+                "per_split": {"test": {"benign": 60, "pathogenic": 40}},
+                "dropped": {},
+            },
+        )
+        for method, base in (("zeroshot", 0.66), ("supervised", 0.74), ("kmer_lr", 0.61)):
+            d = root / "disease_risk" / "clinvar_like" / method
+            _write_json(d / "metrics.json", _metrics("disease_risk", method, ["benign", "pathogenic"], base))
+            label = np.where(np.arange(40) % 2 == 0, "pathogenic", "benign")
+            pd.DataFrame(
+                {
+                    "id": [f"v{i}" for i in range(40)],
+                    "contig": "chr1",
+                    "pos": np.arange(40) * 100 + 1,
+                    "ref": "A",
+                    "alt": "G",
+                    "gene": "geneX",
+                    "consequence": "missense",
+                    "clnsig": "x",
+                    "label": label,
+                    "score": (label == "pathogenic") * base + rng.normal(0, 0.5, 40),
+                }
+            ).to_csv(d / "scores.tsv", sep="\t", index=False)
+    (root / "benchmarks" / "pretrain").mkdir(parents=True)
+    (root / "benchmarks" / "pretrain" / "main.tsv").write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t512.3\n")
+    return root
+
+
+def render(tmp_path: Path, name: str = "report.html", **kwargs) -> str:
+    results = make_results(
+        tmp_path / "results", **{k: kwargs.pop(k) for k in list(kwargs) if k in ("disease", "gene_task")}
+    )
+    out = tmp_path / name
+    build_report(
+        results,
+        out,
+        config={"run": "demo", "seed": 42},
+        synthetic=kwargs.get("synthetic", True),
+        workflow_dir=tmp_path,
+    )
+    return out.read_text()
+
+
+def _without_scripts(html: str) -> str:
+    return re.sub(r"<script\b.*?</script>", "", html, flags=re.S)
+
+
+def test_synthetic_report_has_banner_sections_and_values(tmp_path):
+    html = render(tmp_path, synthetic=True)
+    assert "SYNTHETIC DEMO DATA" in html
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+        assert f'href="#{section}"' in html
+    text = _without_scripts(html)
+    assert "0.812 [0.762, 0.862]" in text  # finetune macro F1 with CI
+    assert "1,234,567" in text  # parameters
+    assert "3.320" in text  # val perplexity
+    assert "0.25%" in text  # N fraction 1000 / 400000
+    assert "rare_class 7" in text  # dropped reason
+    assert "pretrain/main" in text  # benchmark rule name
+    assert "seed: 42" in text  # config as YAML
+    assert "b" * 64 in text  # sha256 from provenance
+    assert "unknown" in text  # tmp_path is not a git checkout
+    assert "+0.111" in text  # overview delta finetune vs best baseline (kmer_lr)
+
+
+def test_banner_absent_when_not_synthetic(tmp_path):
+    assert "SYNTHETIC DEMO DATA" not in render(tmp_path, synthetic=False)
+
+
+def test_report_is_self_contained(tmp_path):
+    html = render(tmp_path)
+    bundles = re.findall(r'<script id="plotly-js">(.*?)</script>', html, flags=re.S)
+    assert bundles == [plotly.offline.get_plotlyjs()]  # the library inlined exactly once, unchanged
+    page = html.replace(bundles[0], "")  # plotly.js holds URLs in code strings; it loads none of them
+    assert "<script src" not in page.lower()
+    for external in ('src="http', "src='http", 'href="http', "href='http", "@import", "url(http"):
+        assert external not in page
+    assert page.count("Plotly.newPlot") >= 8  # interactive figures, not images
+    assert len(html) < 8_000_000
+
+
+def test_missing_disease_risk_says_not_configured(tmp_path):
+    html = render(tmp_path, disease=False)
+    section = re.search(r'<section id="disease_risk">(.*?)</section>', html, flags=re.S).group(1)
+    assert "not configured" in section
+    assert "not configured" not in re.search(
+        r'<section id="gene_function">(.*?)</section>', html, flags=re.S
+    ).group(1)
+
+
+def test_configured_but_missing_results_is_not_called_unconfigured(tmp_path):
+    results = make_results(tmp_path / "results", disease=False)
+    config = {"disease_risk": {"tasks": {"clinvar_like": {"label": "clnsig"}}}}
+    build_report(results, tmp_path / "r.html", config=config, synthetic=False, workflow_dir=tmp_path)
+    html = (tmp_path / "r.html").read_text()
+    section = re.search(r'<section id="disease_risk">(.*?)</section>', html, flags=re.S).group(1)
+    assert "configured, but no results found" in section
+    assert "not configured" not in section
+
+
+def test_task_names_are_escaped(tmp_path):
+    html = render(tmp_path, gene_task="a<b>task")
+    text = _without_scripts(html)
+    assert "a&lt;b&gt;task" in text
+    assert "a<b>task" not in html
+
+
+def test_renders_metrics_as_written_by_genolm_metrics(tmp_path):
+    """The real producer's layout (including a NaN metric) renders, with its CI, not a hand-made copy."""
+    results = make_results(tmp_path / "results")
+    y = np.array([0, 1] * 20)
+    scores = np.column_stack([1 - np.linspace(0.1, 0.9, 40), np.linspace(0.1, 0.9, 40)])
+    metrics = classification_metrics(y, scores, ["enzyme", "other"], n_boot=20)
+    metrics["metrics"]["auprc"]["value"] = float("nan")
+    path = results / "gene_function" / "function_class" / "finetune" / "metrics.json"
+    path.write_text(json.dumps({"family": "gene_function", "method": "finetune", "n_train": 10, **metrics}))
+    build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    text = _without_scripts((tmp_path / "r.html").read_text())
+    f1 = metrics["metrics"]["macro_f1"]
+    assert f"{f1['value']:.3f} [{f1['ci_low']:.3f}, {f1['ci_high']:.3f}]" in text
+    assert "<td>– [" in text  # NaN point estimate shown as a dash, its CI kept
+
+
+def test_invalid_json_is_one_line_error_naming_file(tmp_path):
+    results = make_results(tmp_path / "results")
+    (results / "pretrain" / "metrics.json").write_text("{not json")
+    with pytest.raises(GenolmError, match=r"pretrain/metrics.json: line 1"):
+        build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_compare_runs_names_both_runs(tmp_path):
+    make_results(tmp_path / "run_alpha", val_loss=1.1)
+    make_results(tmp_path / "run_beta", val_loss=0.9, disease=False)
+    out = tmp_path / "compare.html"
+    compare_runs([tmp_path / "run_alpha", tmp_path / "run_beta"], out)
+    html = out.read_text()
+    text = _without_scripts(html)
+    assert "run_alpha" in text and "run_beta" in text
+    assert "0.900" in text and "1.100" in text  # each run's final val loss
+    assert '"name":"run_alpha"' in html and '"name":"run_beta"' in html  # one val-loss trace per run
+    assert "<script src" not in html.lower()
+
+
+def test_compare_runs_needs_two(tmp_path):
+    with pytest.raises(GenolmError, match="at least two"):
+        compare_runs([make_results(tmp_path / "only")], tmp_path / "c.html")

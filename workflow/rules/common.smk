@@ -1,0 +1,75 @@
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+try:
+    validate(config, str(SCHEMA))
+except WorkflowError as err:
+    # One line naming the key, not the whole schema dump.
+    cause = err.__cause__ or err
+    path = "/".join(map(str, getattr(cause, "absolute_path", []))) or "<top level>"
+    sys.exit(f"genolm config error at '{path}': {getattr(cause, 'message', str(err).splitlines()[0])}")
+
+# Scripts import the genolm package from this checkout, also inside conda envs and cluster jobs.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
+
+RESULTS = f"results/{config['run']}"
+ENVS = Path(workflow.basedir) / "envs"
+SCHEMA_DOC = yaml.safe_load(SCHEMA.read_text())
+
+
+def task_config(family, task):
+    """A task's settings with the schema's per-task defaults filled in."""
+    properties = SCHEMA_DOC["properties"][family]["properties"]["tasks"][
+        "additionalProperties"
+    ]["properties"]
+    defaults = {k: v["default"] for k, v in properties.items() if "default" in v}
+    return {**defaults, **config[family]["tasks"][task]}
+
+
+GENE_TASKS = list(config["gene_function"]["tasks"])
+VARIANT_TASKS = list(config["disease_risk"]["tasks"])
+if VARIANT_TASKS and "variants" not in config["sources"]:
+    sys.exit("genolm config error at 'sources/variants': disease_risk tasks need a variants source")
+if GENE_TASKS and "annotation" not in config["sources"]:
+    sys.exit("genolm config error at 'sources/annotation': gene_function tasks need an annotation source")
+GENE_METHODS = ["finetune", "kmer_lr", "majority"]
+VARIANT_METHODS = ["zeroshot", "supervised", "kmer_lr"]
+
+
+wildcard_constraints:
+    source="genome|annotation|variants",
+    split="train|val|test",
+    task="[A-Za-z0-9_.-]+",
+
+
+def source_input(wildcards):
+    """A local file source is a real input (so changes rerun the chain); URLs are fetched."""
+    spec = config["sources"][wildcards.source]
+    if "simulated" in spec:
+        return rules.simulate.output[spec["simulated"]]
+    if "path" in spec:
+        return spec["path"]
+    return []
+
+
+def all_metrics():
+    """Every metrics file the report summarises."""
+    gene = expand(
+        f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
+        task=GENE_TASKS,
+        method=GENE_METHODS,
+    )
+    risk = expand(
+        f"{RESULTS}/disease_risk/{{task}}/{{method}}/metrics.json",
+        task=VARIANT_TASKS,
+        method=VARIANT_METHODS,
+    )
+    return gene + risk

@@ -1,0 +1,24 @@
+rule download:
+    """Fetch one input (path, URL, NCBI, Ensembl, ClinVar), verified and atomically written."""
+    input:
+        source_input,
+    output:
+        data=f"{RESULTS}/data/{{source}}",
+        provenance=f"{RESULTS}/data/{{source}}.provenance.json",
+    params:
+        spec=lambda wildcards: config["sources"][wildcards.source],
+        cache_dir=config["download"]["cache_dir"],
+        offline=config["download"]["offline"],
+        base_urls=config["download"]["base_urls"],
+    log:
+        f"{RESULTS}/logs/download/{{source}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download/{{source}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=120,
+    conda:
+        ENVS / "data.yaml"
+    script:
+        "../scripts/download.py"

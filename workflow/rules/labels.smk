@@ -1,0 +1,48 @@
+rule gene_labels:
+    """Labelled genes of one gene-function task, with split and coding-strand sequence."""
+    input:
+        annotation=f"{RESULTS}/data/annotation",
+        genome=f"{RESULTS}/data/genome",
+        splits=f"{RESULTS}/preprocess/splits.tsv",
+    output:
+        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
+    params:
+        task=lambda wildcards: task_config("gene_function", wildcards.task),
+    log:
+        f"{RESULTS}/logs/labels/genes_{{task}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/labels/genes_{{task}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENVS / "data.yaml"
+    script:
+        "../scripts/gene_labels.py"
+
+
+rule variant_labels:
+    """Labelled SNVs of one disease-risk task, REF-checked, with split and reference window."""
+    input:
+        variants=f"{RESULTS}/data/variants",
+        genome=f"{RESULTS}/data/genome",
+        splits=f"{RESULTS}/preprocess/splits.tsv",
+    output:
+        table=f"{RESULTS}/labels/variants/{{task}}.tsv",
+        summary=f"{RESULTS}/labels/variants/{{task}}.summary.json",
+    params:
+        task=lambda wildcards: task_config("disease_risk", wildcards.task),
+    log:
+        f"{RESULTS}/logs/labels/variants_{{task}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/labels/variants_{{task}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENVS / "data.yaml"
+    script:
+        "../scripts/variant_labels.py"

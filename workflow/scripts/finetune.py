@@ -1,0 +1,12 @@
+from genolm.gene_function import FinetuneSettings, run_finetune
+from genolm.logs import run_step
+
+run_step(
+    run_finetune,
+    snakemake.log[0],
+    table_tsv=snakemake.input.table,
+    model_dir=snakemake.input.model,
+    predictions_tsv=snakemake.output.predictions,
+    metrics_json=snakemake.output.metrics,
+    settings=FinetuneSettings(**snakemake.params.settings, seed=snakemake.params.seed),
+)

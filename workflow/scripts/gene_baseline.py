@@ -1,0 +1,12 @@
+from genolm.gene_function import run_baseline
+from genolm.logs import run_step
+
+run_step(
+    run_baseline,
+    snakemake.log[0],
+    table_tsv=snakemake.input.table,
+    method=snakemake.wildcards.method,
+    predictions_tsv=snakemake.output.predictions,
+    metrics_json=snakemake.output.metrics,
+    seed=snakemake.params.seed,
+)

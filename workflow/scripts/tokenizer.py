@@ -1,0 +1,13 @@
+from genolm.logs import run_step
+from genolm.tokenizers import save_tokenizer
+
+run_step(
+    save_tokenizer,
+    snakemake.log[0],
+    train_windows=snakemake.input.train,
+    out_dir=snakemake.output[0],
+    kind=snakemake.params.kind,
+    k=snakemake.params.k,
+    vocab_size=snakemake.params.vocab_size,
+    window=snakemake.params.window,
+)
