@@ -74,7 +74,8 @@ def _metrics(demo_run, family):
 
 def test_gene_function_metrics_in_range_and_on_the_same_rows(demo_run):
     metrics = _metrics(demo_run, "gene_function")
-    assert {m for _, m in metrics} == {"finetune", "kmer_lr", "majority"}
+    methods = {m for _, m in metrics}
+    assert {"kmer_lr", "majority"} < methods, methods  # baselines beside at least one model method
     ids = set()
     for (task, method), m in metrics.items():
         for name, v in m["metrics"].items():
@@ -93,7 +94,8 @@ def test_gene_function_metrics_in_range_and_on_the_same_rows(demo_run):
 
 def test_disease_risk_metrics_and_scores(demo_run):
     metrics = _metrics(demo_run, "disease_risk")
-    assert {m for _, m in metrics} == {"zeroshot", "supervised", "kmer_lr"}
+    methods = {m for _, m in metrics}
+    assert {"zeroshot", "supervised", "kmer_lr"} <= methods, methods
     ids = set()
     for (task, method), m in metrics.items():
         assert 0 <= m["metrics"]["auroc"]["value"] <= 1
