@@ -2,7 +2,6 @@
 # Stages live in workflow/rules/ (one file each); logic lives in the genolm package.
 from snakemake.utils import min_version
 
-
 min_version("9.0")
 
 
@@ -21,6 +20,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         f"{RESULTS}/report.html",
-    default_target: True

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from genolm.atomic import atomic_path, write_json
+from genolm.consequence import ConsequenceIndex
 from genolm.errors import GenolmError
 from genolm.io.annotation import Gene, gene_sequence, read_genes
 from genolm.io.contigs import reconcile_contigs
@@ -23,6 +24,20 @@ from genolm.splits import SPLITS, SplitIndex, read_splits
 
 LOG = logging.getLogger(__name__)
 
+#: ClinVar review status -> gold stars, as ClinVar displays them (CLNREVSTAT, commas removed, lower case).
+REVIEW_STARS = {
+    "practice_guideline": 4,
+    "reviewed_by_expert_panel": 3,
+    "criteria_provided_multiple_submitters_no_conflicts": 2,
+    "criteria_provided_single_submitter": 1,
+    "criteria_provided_conflicting_interpretations": 1,
+    "criteria_provided_conflicting_classifications": 1,
+    "no_assertion_criteria_provided": 0,
+    "no_assertion_provided": 0,
+    "no_interpretation_for_the_single_variant": 0,
+    "no_classification_provided": 0,
+    "no_classification_for_the_single_variant": 0,
+}
 PATHOGENIC = {"pathogenic", "likely_pathogenic", "pathogenic/likely_pathogenic"}
 BENIGN = {"benign", "likely_benign", "benign/likely_benign"}
 
@@ -151,8 +166,15 @@ def build_variant_table(
     label: str = "clnsig",
     window: int = 128,
     strict_ref: bool = True,
+    min_review_stars: int = 0,
+    codon_table: int = 1,
+    annotation: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Labelled SNVs with split, reference window and the variant's offset in it."""
+    """Labelled SNVs with split, reference window and the variant's offset in it.
+
+    With an `annotation`, `consequence` and `gene_fraction` come from the genes (see genolm.consequence,
+    translated with NCBI codon table `codon_table`); otherwise from ClinVar's MC field (gene_fraction -1).
+    """
     if label != "clnsig":
         raise GenolmError(f"disease_risk task label: got {label!r}, expected clnsig")
     records, skipped = read_variants_counted(variants)
@@ -162,11 +184,15 @@ def build_variant_table(
         raise GenolmError(f"{variants}: no variant records")
     mapping = reconcile_contigs({v.contig for v in records}, seqs, source=str(variants))
     index = SplitIndex(read_splits(splits))
+    effects = _consequence_index(annotation, seqs, codon_table) if annotation else None
     rows = []
     for var in records:
         value = clinvar_label(var.info)
         if value is None:
             dropped["no_label"] += 1
+            continue
+        if review_stars(var.info.get("CLNREVSTAT", "")) < min_review_stars:
+            dropped["below_min_review_stars"] += 1
             continue
         if len(var.ref) != 1 or len(var.alt) != 1:
             dropped["not_snv"] += 1
@@ -201,8 +227,7 @@ def build_variant_table(
                 value,
                 var.info.get("CLNSIG", ""),
                 var.info.get("CLNREVSTAT", ""),
-                var.info.get("GENEINFO", ""),
-                consequence(var.info),
+                *_effect(effects, contig, centre, var),
                 split,
                 decode(codes[start : start + window]),
                 centre - start,
@@ -219,6 +244,7 @@ def build_variant_table(
         "review_status",
         "gene",
         "consequence",
+        "gene_fraction",
         "split",
         "ref_window",
         "offset",
@@ -238,3 +264,24 @@ def consequence(info: dict[str, str]) -> str:
     """Molecular consequence name from ClinVar's MC field ('SO:0001583|missense_variant'), else 'unknown'."""
     mc = info.get("MC", "")
     return mc.split(",")[0].split("|")[-1] if mc else "unknown"
+
+
+def review_stars(status: str) -> int:
+    """ClinVar gold stars of a CLNREVSTAT value; an unknown status counts as 0 stars."""
+    return REVIEW_STARS.get(status.lower().replace(",", "").replace(" ", "_"), 0)
+
+
+def _consequence_index(annotation: str | Path, seqs: dict, table: int) -> ConsequenceIndex:
+    genes = read_genes(annotation)
+    mapping = reconcile_contigs({g.contig for g in genes}, seqs, source=str(annotation))
+    renamed = [Gene(**{**g.__dict__, "contig": mapping[g.contig]}) for g in genes]
+    return ConsequenceIndex(renamed, {c: decode(seqs[c]) for c in set(mapping.values())}, table)
+
+
+def _effect(effects: ConsequenceIndex | None, contig: str, centre: int, var) -> tuple[str, str, float]:
+    """(gene, consequence, gene_fraction) from the annotation when given, else from the VCF INFO."""
+    gene = var.info.get("GENEINFO", "")
+    if effects is None:
+        return gene, consequence(var.info), -1.0
+    found = effects(contig, centre, var.alt.upper())
+    return gene or found.gene, found.kind, found.gene_fraction

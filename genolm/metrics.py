@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -55,6 +56,64 @@ def _safe(func, *args) -> float:
         return float("nan")
 
 
+def _confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(y * n + pred, minlength=n * n).reshape(n, n).astype(float)
+
+
+def _fast_macro_f1(cm: np.ndarray) -> float:
+    tp = np.diag(cm)
+    denom = cm.sum(0) + cm.sum(1)  # = 2tp + fp + fn
+    return float(np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)))
+
+
+def _fast_mcc(cm: np.ndarray) -> float:
+    t, p, n = cm.sum(1), cm.sum(0), cm.sum()
+    cov_tp = np.trace(cm) * n - t @ p
+    cov_pp, cov_tt = n * n - p @ p, n * n - t @ t
+    return 0.0 if cov_pp * cov_tt == 0 else float(cov_tp / np.sqrt(cov_pp * cov_tt))
+
+
+def _binary_auroc(y: np.ndarray, s: np.ndarray) -> float:
+    """Mann-Whitney AUROC with tied scores counted half, as roc_auc_score; NaN with one class."""
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _binary_ap(y: np.ndarray, s: np.ndarray) -> float:
+    """Average precision over distinct score thresholds, as average_precision_score."""
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the end of every tie group
+    tps = np.cumsum(y)[last]
+    fps = last + 1 - tps
+    if tps[-1] == 0:
+        return float("nan")
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _fast_metrics(y: np.ndarray, pred: np.ndarray, scores: np.ndarray, n_classes: int) -> dict[str, float]:
+    """The metrics of `metric_functions` in plain numpy (same definitions), for fast bootstrapping."""
+    cm = _confusion(y, pred, n_classes)
+    out = {"accuracy": float(np.trace(cm) / len(y)), "macro_f1": _fast_macro_f1(cm), "mcc": _fast_mcc(cm)}
+    if n_classes == 2:
+        out["auroc"] = _binary_auroc(y, scores[:, 1])
+        out["auprc"] = _binary_ap(y, scores[:, 1])
+        out["brier"] = float(np.mean((scores[:, 1] - y) ** 2))
+    else:
+        onehot = np.eye(n_classes, dtype=int)[y]
+        aurocs = [_binary_auroc(onehot[:, c], scores[:, c]) for c in range(n_classes)]
+        out["auroc"] = float(np.mean(aurocs))  # NaN when a class is absent, as sklearn's ovr refuses it
+        aps = [_binary_ap(onehot[:, c], scores[:, c]) for c in range(n_classes) if onehot[:, c].any()]
+        out["auprc"] = float(np.mean(aps)) if aps else float("nan")
+    return out
+
+
 def classification_metrics(
     y_true: Sequence[int],
     scores: np.ndarray,
@@ -63,9 +122,11 @@ def classification_metrics(
     n_boot: int = 1000,
     seed: int = 42,
 ) -> dict:
-    """Point estimates with percentile bootstrap 95% CIs, per-class P/R/F1 and the confusion matrix.
+    """Point estimates (scikit-learn) with percentile bootstrap 95% CIs, per-class P/R/F1, confusion matrix.
 
-    `scores` is (n, n_classes) of class probabilities (or any monotone scores for AUROC/AUPRC).
+    `scores` is (n, n_classes) of class probabilities (or any monotone scores for AUROC/AUPRC). The
+    bootstrap uses numpy re-implementations of the same metrics (tested equal to scikit-learn), which are
+    ~100x faster than 1000 rounds of scikit-learn calls.
     """
     y = np.asarray(y_true, dtype=int)
     scores = np.asarray(scores, dtype=float)
@@ -76,8 +137,8 @@ def classification_metrics(
     boot = {name: [] for name in funcs}
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
-        for name, f in funcs.items():
-            boot[name].append(_safe(f, y[idx], pred[idx], scores[idx]))
+        for name, value in _fast_metrics(y[idx], pred[idx], scores[idx], n_classes).items():
+            boot[name].append(value)
     out = {}
     for name, f in funcs.items():
         values = np.asarray(boot[name])
@@ -107,3 +168,18 @@ def binary_scores(score: np.ndarray) -> np.ndarray:
     """
     p = 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=float)))
     return np.column_stack([1 - p, p])
+
+
+def seed_summary(seeds: Sequence[int], per_seed: Sequence[dict]) -> dict:
+    """Every seed's point estimates plus their mean and sample SD (SD is 0 for a single seed).
+
+    `per_seed` holds `classification_metrics` outputs; the CIs a method reports stay those of its first
+    seed (test-set sampling error), while the SD here measures training variability across seeds.
+    """
+    names = list(per_seed[0]["metrics"])
+    values = {n: np.array([m["metrics"][n]["value"] for m in per_seed], dtype=float) for n in names}
+    return {
+        "seeds": [{"seed": int(s), **{n: float(values[n][i]) for n in names}} for i, s in enumerate(seeds)],
+        "mean": {n: float(np.mean(v)) for n, v in values.items()},
+        "sd": {n: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for n, v in values.items()},
+    }

@@ -13,6 +13,7 @@ from transformers import (
     BertConfig,
     GPT2Config,
     LlamaConfig,
+    ModernBertConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     RobertaConfig,
@@ -20,9 +21,12 @@ from transformers import (
 
 from genolm.errors import GenolmError
 
-#: Masked-LM families (bidirectional) and causal-LM families (left-to-right).
-MLM_FAMILIES = ("bert", "roberta")
+#: Masked-LM families (bidirectional) and causal-LM families (left-to-right). Positions are learned absolute
+#: embeddings in bert, roberta and gpt2 and rotary (RoPE) in modernbert and llama; transformers 5 removed
+#: BERT's relative variants, so the family is the position-embedding choice.
+MLM_FAMILIES = ("bert", "roberta", "modernbert")
 CAUSAL_FAMILIES = ("gpt2", "llama")
+ABSOLUTE_POSITION_FAMILIES = ("bert", "roberta", "gpt2")
 
 #: Size presets; parameter counts for a 10-token (single-nucleotide) vocabulary are in config/README.md.
 PRESETS: dict[str, dict[str, int]] = {
@@ -55,45 +59,71 @@ def model_size(preset: str, **overrides: int | None) -> dict[str, int]:
     return size
 
 
-def build_config(family: str, size: dict[str, int], tokenizer: PreTrainedTokenizerBase, max_tokens: int):
-    """A transformers config for `family` whose vocabulary and positions fit `tokenizer` and `max_tokens`."""
+def build_config(
+    family: str,
+    size: dict[str, int],
+    tokenizer: PreTrainedTokenizerBase,
+    max_tokens: int,
+    dropout: float | None = None,
+):
+    """A transformers config for `family` whose vocabulary and positions fit `tokenizer` and `max_tokens`.
+
+    `dropout` (None: the family's default) sets every dropout rate the family has.
+    """
     vocab = len(tokenizer)
     common: dict[str, Any] = {"vocab_size": vocab, "pad_token_id": tokenizer.pad_token_id}
     h, n_layer, n_head, inter = (
         size[k] for k in ("hidden_size", "num_layers", "num_heads", "intermediate_size")
     )
+    bert_like = {
+        "hidden_size": h,
+        "num_hidden_layers": n_layer,
+        "num_attention_heads": n_head,
+        "intermediate_size": inter,
+        "type_vocab_size": 1,
+        **common,
+    }
+    if dropout is not None:
+        bert_like |= {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
     if family == "bert":
-        return BertConfig(
+        return BertConfig(max_position_embeddings=max_tokens, **bert_like)
+    if family == "roberta":
+        # RoBERTa numbers positions from pad_token_id + 1, so it needs that many extra slots.
+        return RobertaConfig(
+            max_position_embeddings=max_tokens + tokenizer.pad_token_id + 1,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+            **bert_like,
+        )
+    special = {"bos_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id}
+    if family == "modernbert":
+        rates = (
+            {}
+            if dropout is None
+            else dict.fromkeys(("attention_dropout", "embedding_dropout", "mlp_dropout"), dropout)
+        )
+        return ModernBertConfig(
             hidden_size=h,
             num_hidden_layers=n_layer,
             num_attention_heads=n_head,
             intermediate_size=inter,
             max_position_embeddings=max_tokens,
-            type_vocab_size=1,
-            **common,
-        )
-    if family == "roberta":
-        # RoBERTa numbers positions from pad_token_id + 1, so it needs that many extra slots.
-        return RobertaConfig(
-            hidden_size=h,
-            num_hidden_layers=n_layer,
-            num_attention_heads=n_head,
-            intermediate_size=inter,
-            max_position_embeddings=max_tokens + tokenizer.pad_token_id + 1,
-            type_vocab_size=1,
-            bos_token_id=tokenizer.cls_token_id,
-            eos_token_id=tokenizer.sep_token_id,
+            cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id,
+            **special,
+            **rates,
             **common,
         )
     if family == "gpt2":
+        rates = {} if dropout is None else dict.fromkeys(("resid_pdrop", "embd_pdrop", "attn_pdrop"), dropout)
         return GPT2Config(
             n_embd=h,
             n_layer=n_layer,
             n_head=n_head,
             n_inner=inter,
             n_positions=max_tokens,
-            bos_token_id=tokenizer.cls_token_id,
-            eos_token_id=tokenizer.sep_token_id,
+            **special,
+            **rates,
             **common,
         )
     if family == "llama":
@@ -103,13 +133,32 @@ def build_config(family: str, size: dict[str, int], tokenizer: PreTrainedTokeniz
             num_attention_heads=n_head,
             intermediate_size=inter,
             max_position_embeddings=max_tokens,
-            bos_token_id=tokenizer.cls_token_id,
-            eos_token_id=tokenizer.sep_token_id,
             tie_word_embeddings=True,
+            **({} if dropout is None else {"attention_dropout": dropout}),
+            **special,
             **common,
         )
     objective(family)  # raises the one-line error for an unknown family
     raise AssertionError(family)
+
+
+def check_fits(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_tokens: int, source: str
+) -> None:
+    """Refuse a model (e.g. from model.init_from) whose vocabulary or positions cannot hold the data."""
+    config = model.config
+    if config.vocab_size < len(tokenizer):
+        raise GenolmError(
+            f"{source}: vocabulary {config.vocab_size} is smaller than the tokenizer ({len(tokenizer)})"
+        )
+    if config.model_type in ABSOLUTE_POSITION_FAMILIES:
+        positions = getattr(config, "max_position_embeddings", None) or config.n_positions
+        if config.model_type == "roberta":
+            positions -= config.pad_token_id + 1
+        if positions < max_tokens:
+            raise GenolmError(
+                f"{source}: {positions} positions, fewer than the {max_tokens} tokens of one window"
+            )
 
 
 def build_model(config, family: str) -> PreTrainedModel:
@@ -150,9 +199,12 @@ def encoder(model: PreTrainedModel) -> torch.nn.Module:
     return model.base_model
 
 
-def mlm_head(model: PreTrainedModel) -> torch.nn.Module:
-    """The MLM prediction head, so the loop can apply it to masked positions only."""
-    for name in ("cls", "lm_head"):
-        if hasattr(model, name):
-            return getattr(model, name)
+def mlm_logits(model: PreTrainedModel, hidden: torch.Tensor) -> torch.Tensor:
+    """The MLM head applied to `hidden` (masked positions only, which saves the vocabulary projection)."""
+    if hasattr(model, "cls"):  # bert
+        return model.cls(hidden)
+    if hasattr(model, "decoder") and hasattr(model, "head"):  # modernbert
+        return model.decoder(model.head(hidden))
+    if hasattr(model, "lm_head"):  # roberta
+        return model.lm_head(hidden)
     raise GenolmError(f"{type(model).__name__}: no masked-LM head found")

@@ -9,16 +9,22 @@ does not fall entirely inside one interval.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from genolm.atomic import atomic_path
 from genolm.errors import GenolmError
+from genolm.io.contigs import reconcile_contigs
+from genolm.io.fasta import N as N_CODE
+from genolm.io.fasta import iter_fasta
 
 SPLITS = ("train", "val", "test")
+SOFT_MASK_MODES = ("uppercase", "drop")
+SOFT_MASKED = 8  # bit set on a base code in the genome code file when the FASTA had it in lowercase
 
 
 def make_splits(
@@ -29,13 +35,17 @@ def make_splits(
     gap: int = 1000,
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
+    val_contigs: Sequence[str] = (),
+    test_contigs: Sequence[str] = (),
     seed: int = 42,
 ) -> pd.DataFrame:
     """Assign whole contigs (`contigs`) or blocks with gaps between them (`blocks`) to splits.
 
-    `auto` uses contigs when there are at least 10 of them, else blocks. Assignment is seeded
-    and balanced by length: shuffled units are given to val and test until each reaches its
-    fraction of the genome.
+    Contigs named in `val_contigs`/`test_contigs` (any spelling `reconcile_contigs` matches) go whole to
+    that split, whose fraction is then ignored. The rest is cut into units: `auto` uses contigs when at
+    least 10 remain, else blocks. Assignment is seeded and balanced by length: shuffled units are given
+    to the splits without a contig list until each reaches its fraction of the genome. Rows come out in
+    genome order.
     """
     if not contig_lengths:
         raise GenolmError("splits: the genome has no contigs")
@@ -43,46 +53,141 @@ def make_splits(
         raise GenolmError(
             f"preprocess.split: val_fraction + test_fraction = {val_fraction + test_fraction:g}, expected < 1"
         )
+    fixed = _fixed_contigs(contig_lengths, {"val": val_contigs, "test": test_contigs})
+    free = {c: n for c, n in contig_lengths.items() if c not in fixed}
     if method == "auto":
-        method = "contigs" if len(contig_lengths) >= 10 else "blocks"
-    if method == "contigs":
-        units = [(c, 0, n) for c, n in contig_lengths.items()]
-    elif method == "blocks":
-        units = []
-        for contig, length in contig_lengths.items():
-            for start in range(0, length, block_size):
-                end = min(start + block_size, length)
-                inner_start, inner_end = (
-                    start + (gap // 2 if start > 0 else 0),
-                    end - (gap - gap // 2 if end < length else 0),
-                )
-                if inner_end > inner_start:
-                    units.append((contig, inner_start, inner_end))
-    else:
+        method = "contigs" if len(free) >= 10 else "blocks"
+    if method not in ("contigs", "blocks"):
         raise GenolmError(f"preprocess.split.method: got {method!r}, expected auto, contigs or blocks")
-    if len(units) < 3:
+    units = [u for c, n in free.items() for u in _units(c, n, method, block_size, gap)]
+    filled_by_fraction = [s for s in ("test", "val") if s not in fixed.values()]
+    if len(units) < len(filled_by_fraction) + 1:
         raise GenolmError(
-            f"preprocess.split: only {len(units)} {method} to split; need at least 3 "
-            "(use method: blocks or a smaller block_size)"
+            f"preprocess.split: only {len(units)} {method} to split; need at least "
+            f"{len(filled_by_fraction) + 1} (use method: blocks or a smaller block_size)"
         )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(units))
-    total = sum(e - s for _, s, e in units)
-    targets = {"test": test_fraction * total, "val": val_fraction * total}
+    total = sum(contig_lengths.values())
+    fractions = {"test": test_fraction, "val": val_fraction}
+    targets = {s: fractions[s] * total for s in filled_by_fraction}
     assigned: dict[int, str] = {}
-    filled = {"test": 0, "val": 0}
-    for i in order:
+    filled = dict.fromkeys(targets, 0)
+    for i in np.random.default_rng(seed).permutation(len(units)):
         assigned[i] = "train"
-        for split in ("test", "val"):
+        for split in targets:
             if filled[split] < targets[split]:
                 assigned[i] = split
                 filled[split] += units[i][2] - units[i][1]
                 break
-    rows = [(c, s, e, assigned[i]) for i, (c, s, e) in enumerate(units)]
+    rows = [(c, 0, contig_lengths[c], s) for c, s in fixed.items()]
+    rows += [(c, s, e, assigned[i]) for i, (c, s, e) in enumerate(units)]
+    order = {c: i for i, c in enumerate(contig_lengths)}
+    rows.sort(key=lambda row: (order[row[0]], row[1]))
     table = pd.DataFrame(rows, columns=["contig", "start", "end", "split"])
     missing = [s for s in SPLITS if not (table["split"] == s).any()]
     if missing:
         raise GenolmError(f"preprocess.split: split(s) {', '.join(missing)} would be empty; adjust fractions")
+    return table
+
+
+def _fixed_contigs(contig_lengths: Mapping[str, int], lists: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Contig -> split for the contigs named in the config lists; a contig in two lists is an error."""
+    fixed: dict[str, str] = {}
+    for split, names in lists.items():
+        if not names:
+            continue
+        mapping = reconcile_contigs(names, contig_lengths, source=f"preprocess.split.{split}_contigs")
+        for name in names:
+            contig = mapping[name]
+            if fixed.get(contig, split) != split:
+                raise GenolmError(
+                    f"preprocess.split: contig {contig!r} is in both {fixed[contig]}_contigs "
+                    f"and {split}_contigs"
+                )
+            fixed[contig] = split
+    return fixed
+
+
+def _units(contig: str, length: int, method: str, block_size: int, gap: int) -> list[tuple[str, int, int]]:
+    """A whole contig, or its blocks shrunk by half a gap on each inner side (so blocks are `gap` apart)."""
+    if method == "contigs":
+        return [(contig, 0, length)]
+    units = []
+    for start in range(0, length, block_size):
+        end = min(start + block_size, length)
+        inner_start = start + (gap // 2 if start > 0 else 0)
+        inner_end = end - (gap - gap // 2 if end < length else 0)
+        if inner_end > inner_start:
+            units.append((contig, inner_start, inner_end))
+    return units
+
+
+def window_counts(table: pd.DataFrame, window: int, stride: int) -> dict[str, int]:
+    """Full windows each split's intervals hold, before any filter."""
+    length = table["end"] - table["start"]
+    count = np.where(length >= window, (length - window) // stride + 1, 0)
+    return {s: int(count[(table["split"] == s).to_numpy()].sum()) for s in SPLITS}
+
+
+def split_genome(
+    genome: str | Path,
+    splits_out: str | Path,
+    contigs_out: str | Path,
+    codes_out: str | Path,
+    *,
+    window: int,
+    stride: int,
+    soft_mask: str = "uppercase",
+    seed: int = 42,
+    split: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The splits stage: one FASTA pass writes the split table, the contig table and the genome codes.
+
+    `codes_out` holds every contig's base codes back to back (one byte a base, soft-masked bases + 8 when
+    `soft_mask` is "drop"), so the window shards read their regions by offset instead of decompressing the
+    FASTA again. `contigs_out` lists contig, length, offset (into `codes_out`) and n_bases.
+    """
+    if soft_mask not in SOFT_MASK_MODES:
+        raise GenolmError(
+            f"preprocess.soft_mask: got {soft_mask!r}, expected one of {', '.join(SOFT_MASK_MODES)}"
+        )
+    rows = []
+    offset = 0
+    with atomic_path(codes_out) as tmp, open(tmp, "wb") as fh:
+        for record in iter_fasta(genome, soft_mask=soft_mask == "drop"):
+            name, codes = record[0], record[1]
+            n_bases = int(np.count_nonzero(codes == N_CODE))
+            if soft_mask == "drop":
+                codes = codes | record[2].view(np.uint8) * np.uint8(SOFT_MASKED)
+            fh.write(memoryview(codes))
+            rows.append((name, len(codes), offset, n_bases))
+            offset += len(codes)
+        contigs = pd.DataFrame(rows, columns=["contig", "length", "offset", "n_bases"])
+        longest = int(contigs["length"].max())
+        if longest < window:
+            raise GenolmError(
+                f"{genome}: preprocess.window {window} is longer than every contig (longest {longest} bp); "
+                "lower preprocess.window"
+            )
+        table = make_splits(
+            dict(zip(contigs["contig"], contigs["length"], strict=True)), seed=seed, **(split or {})
+        )
+        empty = [s for s, n in window_counts(table, window, stride).items() if n == 0]
+        if empty:
+            raise GenolmError(
+                f"preprocess.split: the {', '.join(empty)} interval(s) hold no full {window} bp window; "
+                "lower preprocess.window or raise block_size / the split fractions"
+            )
+        write_splits(table, splits_out)
+        with atomic_path(contigs_out) as tmp_contigs:
+            contigs.to_csv(tmp_contigs, sep="\t", index=False)
+    return table
+
+
+def read_contigs(path: str | Path) -> pd.DataFrame:
+    """Read the contig table written by `split_genome`."""
+    table = pd.read_csv(path, sep="\t", dtype={"contig": str})
+    if list(table.columns) != ["contig", "length", "offset", "n_bases"]:
+        raise GenolmError(f"{path}: expected columns contig, length, offset, n_bases")
     return table
 
 

@@ -1,16 +1,23 @@
-"""The pretraining loop: masked or causal LM, deterministic per step, resumable from checkpoints.
+"""The pretraining loop: masked or causal LM, deterministic per step, resumable, optionally data-parallel.
 
-Every random choice at step `s` (which windows, which positions are masked, dropout) is derived
-from `(seed, s)`, so a run resumed from a checkpoint at step `s` continues exactly as the
-uninterrupted run would have, with no RNG state to carry.
+Every random choice at step `s` (which windows, which positions are masked, dropout) is derived from
+`(seed, s)`, so a run resumed from a checkpoint at step `s` continues exactly as the uninterrupted run would
+have, with no RNG state to carry. `pretrain.batch_size` is the global batch: each of `world` processes takes
+rows `rank::world` of the step's batch and runs them in micro-batches, and the loss is the sum over the
+batch's target tokens divided by their global count, so a step's gradient does not depend on how the batch
+is split (up to floating-point summation order).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
 import logging
 import math
+import os
+import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass
@@ -18,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from safetensors import SafetensorError
 from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
@@ -27,9 +36,10 @@ from genolm.errors import GenolmError
 from genolm.models import (
     build_config,
     build_model,
+    check_fits,
     count_parameters,
     load_model,
-    mlm_head,
+    mlm_logits,
     model_size,
     objective,
 )
@@ -48,9 +58,11 @@ class PretrainSettings:
     num_layers: int | None = None
     num_heads: int | None = None
     intermediate_size: int | None = None
+    dropout: float | None = None
     init_from: str | None = None
     max_steps: int = 1000
     batch_size: int = 32
+    micro_batch_size: int | None = None
     lr: float = 1e-3
     warmup_steps: int = 100
     weight_decay: float = 0.01
@@ -59,8 +71,28 @@ class PretrainSettings:
     eval_every: int = 200
     eval_batches: int = 20
     checkpoint_every: int = 200
+    patience: int | None = None
+    max_minutes: float | None = None
+    compile: bool = False
+    processes: int = 1
+    gpus: int = 0
     seed: int = 42
     threads: int = 2
+
+
+def world_size(settings: PretrainSettings) -> int:
+    """Number of training processes: one per GPU when `gpus` > 0, else `processes` CPU processes."""
+    if settings.gpus > 0 and settings.processes not in (1, settings.gpus):
+        raise GenolmError(
+            f"pretrain.processes is {settings.processes} with pretrain.gpus {settings.gpus}; "
+            "expected 1 or the number of GPUs (one process per GPU)"
+        )
+    world = settings.gpus if settings.gpus > 0 else settings.processes
+    if settings.batch_size % world:
+        raise GenolmError(
+            f"pretrain.batch_size {settings.batch_size} is not divisible by the {world} training processes"
+        )
+    return world
 
 
 def max_tokens(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
@@ -68,6 +100,12 @@ def max_tokens(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
     kind, k = tokenizer_kind(tokenizer)
     body = window - k + 1 if kind == "kmer_overlap" else window
     return body + 2
+
+
+def mask_span(tokenizer: PreTrainedTokenizerBase) -> int:
+    """Tokens masked together: k for overlapping k-mers (else the neighbours reveal the base), else 1."""
+    kind, k = tokenizer_kind(tokenizer)
+    return k if kind == "kmer_overlap" else 1
 
 
 def tokenize_batch(tokenizer: PreTrainedTokenizerBase, codes: np.ndarray, limit: int) -> torch.Tensor:
@@ -83,16 +121,26 @@ def tokenize_batch(tokenizer: PreTrainedTokenizerBase, codes: np.ndarray, limit:
 
 
 def mask_tokens(
-    ids: torch.Tensor, tokenizer: PreTrainedTokenizerBase, prob: float, generator: torch.Generator
+    ids: torch.Tensor,
+    tokenizer: PreTrainedTokenizerBase,
+    prob: float,
+    generator: torch.Generator,
+    span: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking (80% [MASK], 10% random, 10% kept) of `prob` of the non-special tokens.
+    """BERT masking (80% [MASK], 10% random, 10% kept) of about `prob` of the non-special tokens.
 
+    With `span` > 1 (overlapping k-mers, DNABERT style) spans of `span` consecutive tokens are selected from
+    anchors drawn with probability prob / span, so every k-mer covering the span's last base is hidden.
     Returns the corrupted inputs and the boolean mask of positions that carry a loss.
     """
-    special = ids < len(tokenizer.all_special_ids)
-    selected = (torch.rand(ids.shape, generator=generator) < prob) & ~special
+    body = ids >= len(tokenizer.all_special_ids)
+    anchors = (torch.rand(ids.shape, generator=generator) < prob / span) & body
+    selected = anchors.clone()
+    for offset in range(1, span):
+        selected[:, offset:] |= anchors[:, :-offset]
+    selected &= body
     if not selected.any():  # keep at least one target so the loss is defined
-        candidates = (~special).nonzero()
+        candidates = body.nonzero()
         selected[tuple(candidates[torch.randint(len(candidates), (1,), generator=generator)][0])] = True
     inputs = ids.clone()
     roll = torch.rand(ids.shape, generator=generator)
@@ -103,19 +151,42 @@ def mask_tokens(
     return inputs, selected
 
 
-def lm_loss(model, objective_: str, ids: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor | None):
-    """Loss and (correct, count) of predictions: MLM on masked positions only, CLM on next tokens."""
-    attention = (ids != model.config.pad_token_id).long()
+def corrupt(
+    ids: torch.Tensor, tokenizer, objective_: str, prob: float, generator: torch.Generator, span: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, loss positions): masked tokens for MLM; for CLM the positions whose next token is real."""
     if objective_ == "mlm":
-        hidden = model.base_model(input_ids=inputs, attention_mask=attention).last_hidden_state
-        logits = mlm_head(model)(hidden[targets])
-        labels = ids[targets]
-    else:
-        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1][attention[:, 1:].bool()]
-        labels = ids[:, 1:][attention[:, 1:].bool()]
-    loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-    correct = (logits.argmax(-1) == labels).sum().item()
-    return loss, correct, len(labels)
+        return mask_tokens(ids, tokenizer, prob, generator, span)
+    return ids, ids[:, 1:] != tokenizer.pad_token_id
+
+
+class LMLoss(torch.nn.Module):
+    """Summed cross-entropy and correct predictions over the loss positions of a batch.
+
+    A module (not a function) so DDP and torch.compile can wrap it. For MLM the head runs on the masked
+    positions only, which saves the vocabulary projection of the other ~85% of tokens.
+    """
+
+    def __init__(self, model: torch.nn.Module, objective_: str) -> None:
+        super().__init__()
+        self.model, self.objective = model, objective_
+
+    def forward(self, ids, inputs, targets, attention):
+        if self.objective == "mlm":
+            hidden = self.model.base_model(input_ids=inputs, attention_mask=attention).last_hidden_state
+            logits, labels = mlm_logits(self.model, hidden[targets]), ids[targets]
+        else:
+            logits = self.model(input_ids=ids, attention_mask=attention).logits[:, :-1][targets]
+            labels = ids[:, 1:][targets]
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+        return loss, (logits.argmax(-1) == labels).sum()
+
+
+def shard_chunks(n: int, rank: int, world: int, micro: int | None) -> list[np.ndarray]:
+    """Rows `rank::world` of an n-row batch, split into micro-batches of at most `micro` rows."""
+    shard = np.arange(rank, n, world)
+    parts = max(1, math.ceil(len(shard) / micro)) if micro else 1
+    return [c for c in np.array_split(shard, parts) if len(c)]
 
 
 def lr_at(step: int, settings: PretrainSettings) -> float:
@@ -139,32 +210,82 @@ def batch_indices(step: int, n: int, batch: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(out))
 
 
+@dataclass
+class _Runtime:
+    """Where and how this process computes: rank, world, device, autocast dtype, micro-batch rows."""
+
+    rank: int
+    world: int
+    device: torch.device
+    autocast: torch.dtype | None
+    micro: int | None
+
+    def context(self):
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
+
+
+def _sum_across(values: list[float], rt: _Runtime) -> list[float]:
+    """Sum small per-process statistics over all processes (identity in a single process)."""
+    if rt.world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=rt.device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _attention(ids: torch.Tensor, pad_id: int) -> torch.Tensor | None:
+    """None when nothing is padded (equal-length windows), so attention takes its unmasked fast path."""
+    pad = ids == pad_id
+    return (~pad).long() if bool(pad.any()) else None
+
+
+def _run_batch(loss_fn, ids, inputs, targets, rt: _Runtime, pad_id: int, scale: float | None, sync=None):
+    """Forward (and backward when `scale` is given) this process's rows of a batch; returns summed stats."""
+    total_loss, total_correct = 0.0, 0
+    chunks = shard_chunks(len(ids), rt.rank, rt.world, rt.micro)
+    for i, rows in enumerate(chunks):
+        no_sync = sync is not None and i < len(chunks) - 1
+        with sync.no_sync() if no_sync else contextlib.nullcontext():
+            part = [t[rows].to(rt.device, non_blocking=True) for t in (ids, inputs, targets)]
+            with rt.context():
+                loss, correct = loss_fn(*part, _attention(part[0], pad_id))
+            if scale is not None:
+                (loss * scale).backward()
+        total_loss += loss.item()
+        total_correct += int(correct)
+    return total_loss, total_correct
+
+
 @torch.no_grad()
 def evaluate(
-    model, tokenizer, objective_: str, windows: np.ndarray, settings: PretrainSettings, limit: int
+    loss_fn: LMLoss,
+    tokenizer,
+    windows: np.ndarray,
+    settings: PretrainSettings,
+    limit: int,
+    rt: _Runtime | None = None,
 ) -> dict:
     """Validation loss, perplexity and token accuracy with fixed masks (seeded), so runs compare."""
-    model.eval()
+    rt = rt or _Runtime(0, 1, torch.device("cpu"), None, settings.micro_batch_size)
+    loss_fn.eval()
     generator = torch.Generator().manual_seed(settings.seed + 7919)
+    span = mask_span(tokenizer)
     n = min(len(windows), settings.eval_batches * settings.batch_size)
     total_loss = total_correct = total_count = 0.0
-    bases = 0
     for start in range(0, n, settings.batch_size):
-        codes = windows[start : min(n, start + settings.batch_size)]
-        ids = tokenize_batch(tokenizer, codes, limit)
-        inputs, targets = mask_tokens(ids, tokenizer, settings.mask_prob, generator)
-        loss, correct, count = lm_loss(
-            model, objective_, ids, inputs, targets if objective_ == "mlm" else None
-        )
-        total_loss += loss.item() * count
-        total_correct += correct
-        total_count += count
-        bases += codes.size
-    model.train()
+        ids = tokenize_batch(tokenizer, windows[start : min(n, start + settings.batch_size)], limit)
+        inputs, targets = corrupt(ids, tokenizer, loss_fn.objective, settings.mask_prob, generator, span)
+        loss, correct = _run_batch(loss_fn, ids, inputs, targets, rt, tokenizer.pad_token_id, None)
+        total_loss, total_correct = total_loss + loss, total_correct + correct
+        total_count += int(targets.sum())
+    total_loss, total_correct = _sum_across([total_loss, total_correct], rt)
+    loss_fn.train()
     mean = total_loss / total_count
     out = {"loss": mean, "perplexity": math.exp(min(mean, 50)), "accuracy": total_correct / total_count}
-    if objective_ == "clm":
-        out["bits_per_base"] = total_loss / bases / math.log(2)
+    if loss_fn.objective == "clm":
+        out["bits_per_base"] = total_loss / (n * windows.shape[1]) / math.log(2)
     return out
 
 
@@ -182,22 +303,111 @@ class _Preemption:
         signal.signal(signal.SIGTERM, self._previous)
 
 
-def save_checkpoint(path: Path, model, optimizer, step: int, history: list[dict]) -> None:
+def run_fingerprint(settings: PretrainSettings, train_windows: np.ndarray, val: np.ndarray, tokenizer) -> str:
+    """A digest of everything that shapes the training trajectory: settings, data and vocabulary.
+
+    A checkpoint is resumed only when its fingerprint matches, so a rerun after a config or data
+    change starts afresh instead of continuing a run that no longer exists.
+    """
+    ignored = {"threads", "max_minutes", "checkpoint_every", "compile"}
+    digest = hashlib.sha256(
+        json.dumps(
+            {
+                "settings": {k: v for k, v in asdict(settings).items() if k not in ignored},
+                "shapes": [list(train_windows.shape), list(val.shape)],
+                "vocab": tokenizer.get_vocab(),
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    for arr in (train_windows, val):  # a sample of rows: cheap even for a human genome
+        digest.update(np.ascontiguousarray(arr[:: max(1, len(arr) // 256)]).tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(
+    path: Path, model, optimizer, step: int, history: list[dict], fingerprint: str = ""
+) -> None:
     """Model (safetensors), optimizer state (tensors only) and position, renamed into place at once."""
     with atomic_path(path) as tmp:
         tmp.mkdir()
         save_safetensors_model(model, str(tmp / "model.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        (tmp / "state.json").write_text(json.dumps({"step": step, "history": history}))
+        if optimizer is not None:
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        state = {"step": step, "history": history, "fingerprint": fingerprint}
+        (tmp / "state.json").write_text(json.dumps(state))
     LOG.info("checkpoint written at step %d to %s", step, path)
 
 
 def load_checkpoint(path: Path, model, optimizer) -> tuple[int, list[dict]]:
     """Restore a checkpoint written by `save_checkpoint`; loads tensors only (weights_only=True)."""
-    load_safetensors_model(model, str(path / "model.safetensors"))
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    try:
+        load_safetensors_model(model, str(path / "model.safetensors"))
+        if optimizer is not None:
+            optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    except (RuntimeError, ValueError, SafetensorError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise GenolmError(
+            f"{path}: checkpoint does not fit the configured model ({first}); delete it to start afresh"
+        ) from err
     state = json.loads((path / "state.json").read_text())
     return int(state["step"]), list(state["history"])
+
+
+def checkpoint_fingerprint(path: Path) -> str | None:
+    """The fingerprint a checkpoint was written with (None when unreadable)."""
+    try:
+        return json.loads((path / "state.json").read_text()).get("fingerprint")
+    except (OSError, ValueError):
+        return None
+
+
+def _build(settings: PretrainSettings, tokenizer, limit: int):
+    """A fresh model from the preset, or model.init_from checked against the tokenizer and window."""
+    if settings.init_from:
+        model = load_model(settings.init_from, family=settings.family)
+        check_fits(model, tokenizer, limit, f"model.init_from {settings.init_from}")
+        return model
+    size = model_size(
+        settings.preset,
+        hidden_size=settings.hidden_size,
+        num_layers=settings.num_layers,
+        num_heads=settings.num_heads,
+        intermediate_size=settings.intermediate_size,
+    )
+    config = build_config(settings.family, size, tokenizer, limit, dropout=settings.dropout)
+    return build_model(config, settings.family)
+
+
+def _runtime(settings: PretrainSettings) -> _Runtime:
+    """Rank and device of this process (torchrun sets RANK/LOCAL_RANK); bf16 autocast on capable GPUs."""
+    world = world_size(settings)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if world != (dist.get_world_size() if dist.is_initialized() else 1):
+        raise GenolmError(f"pretrain: {world} processes configured but this run has a different world size")
+    if settings.gpus > 0:
+        if not torch.cuda.is_available():
+            raise GenolmError(f"pretrain.gpus is {settings.gpus} but no CUDA GPU is visible to torch")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+        bf16 = torch.cuda.is_bf16_supported()
+        return _Runtime(rank, world, device, torch.bfloat16 if bf16 else None, settings.micro_batch_size)
+    torch.set_num_threads(max(1, settings.threads // world))
+    return _Runtime(rank, world, torch.device("cpu"), None, settings.micro_batch_size)
+
+
+def _optimizer(model, settings: PretrainSettings, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW without decay on biases and norms; the fused kernel (CPU and CUDA) when available."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": settings.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    try:
+        return torch.optim.AdamW(groups, lr=settings.lr, fused=True)
+    except RuntimeError:  # a device without the fused kernel
+        return torch.optim.AdamW(groups, lr=settings.lr, foreach=device.type == "cuda")
 
 
 def pretrain(
@@ -209,116 +419,208 @@ def pretrain(
     checkpoint_dir: str | Path,
     settings: PretrainSettings,
 ) -> dict:
-    """Pretrain, export a Hugging Face model directory, and write the loss log and final metrics."""
-    torch.set_num_threads(settings.threads)
+    """Pretrain and export: in this process, or with torchrun when more than one process is configured."""
+    kwargs = {
+        "windows_dir": str(windows_dir),
+        "tokenizer_dir": str(tokenizer_dir),
+        "model_dir": str(model_dir),
+        "log_csv": str(log_csv),
+        "metrics_json": str(metrics_json),
+        "checkpoint_dir": str(checkpoint_dir),
+    }
+    world = world_size(settings)
+    if world > 1 and not dist.is_initialized():
+        from genolm.train_ddp import launch  # the launcher imports this module in each worker
+
+        return launch(kwargs, asdict(settings), world)
+    return train(settings=settings, **kwargs)
+
+
+def train(
+    windows_dir: str | Path,
+    tokenizer_dir: str | Path,
+    model_dir: str | Path,
+    log_csv: str | Path,
+    metrics_json: str | Path,
+    checkpoint_dir: str | Path,
+    settings: PretrainSettings,
+) -> dict:
+    """The loop of one process (rank 0 of 1, or one torchrun worker); only rank 0 writes files."""
+    rt = _runtime(settings)
     torch.manual_seed(settings.seed)
     windows_dir, checkpoint_dir = Path(windows_dir), Path(checkpoint_dir)
-    train = np.load(windows_dir / "train.npy", mmap_mode="r")
+    train_windows = np.load(windows_dir / "train.npy", mmap_mode="r")
     val = np.load(windows_dir / "val.npy", mmap_mode="r")
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     objective_ = objective(settings.family)
-    limit = max_tokens(tokenizer, train.shape[1])
-    if settings.init_from:
-        model = load_model(settings.init_from, family=settings.family)
-        if model.config.vocab_size != len(tokenizer):
-            raise GenolmError(
-                f"model.init_from {settings.init_from}: vocabulary {model.config.vocab_size} "
-                f"does not match the tokenizer ({len(tokenizer)})"
-            )
-    else:
-        size = model_size(
-            settings.preset,
-            hidden_size=settings.hidden_size,
-            num_layers=settings.num_layers,
-            num_heads=settings.num_heads,
-            intermediate_size=settings.intermediate_size,
-        )
-        model = build_model(build_config(settings.family, size, tokenizer, limit), settings.family)
+    limit, span = max_tokens(tokenizer, train_windows.shape[1]), mask_span(tokenizer)
+    model = _build(settings, tokenizer, limit).to(rt.device)
     n_params = count_parameters(model)
-    LOG.info(
-        "%s %s model, %d parameters, %d training windows", settings.family, objective_, n_params, len(train)
-    )
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.lr,
-    )
+    if rt.rank == 0:
+        LOG.info(
+            "%s %s model, %d parameters, %d training windows, %d process(es) on %s%s",
+            settings.family,
+            objective_,
+            n_params,
+            len(train_windows),
+            rt.world,
+            rt.device,
+            " with bf16 autocast" if rt.autocast else "",
+        )
+    optimizer = _optimizer(model, settings, rt.device)
     step, history = 0, []
-    latest = checkpoint_dir / "latest"
+    latest, best_dir = checkpoint_dir / "latest", checkpoint_dir / "best"
+    fingerprint = run_fingerprint(settings, train_windows, val, tokenizer)
+    if latest.is_dir() and checkpoint_fingerprint(latest) != fingerprint:
+        if rt.rank == 0:
+            LOG.warning("%s was written for other settings or data; starting afresh", latest)
+            for stale in (latest, best_dir):
+                shutil.rmtree(stale, ignore_errors=True)
+        if rt.world > 1:
+            dist.barrier()
     if latest.is_dir():
         step, history = load_checkpoint(latest, model, optimizer)
         LOG.info("resumed from %s at step %d", latest, step)
+    loss_fn = LMLoss(model, objective_)
+    if settings.compile:
+        loss_fn.compile(dynamic=True)
+    runner = loss_fn
+    if rt.world > 1:
+        ids = [rt.device.index] if rt.device.type == "cuda" else None
+        runner = torch.nn.parallel.DistributedDataParallel(loss_fn, device_ids=ids)
     model.train()
     preemption = _Preemption()
-    started, tokens_seen = time.perf_counter(), 0
+    deadline = time.monotonic() + 60 * settings.max_minutes if settings.max_minutes else math.inf
+    progress_every = max(1, min(settings.eval_every, settings.max_steps // 20))
+    train_seconds, tokens_seen, first_step = 0.0, 0, step
+    stop_reason = "max_steps"
     try:
         while step < settings.max_steps:
+            tick = time.perf_counter()
             torch.manual_seed(settings.seed * 1_000_003 + step)
             generator = torch.Generator().manual_seed(settings.seed * 1_000_033 + step)
-            codes = train[batch_indices(step, len(train), settings.batch_size, settings.seed)]
+            codes = train_windows[batch_indices(step, len(train_windows), settings.batch_size, settings.seed)]
             ids = tokenize_batch(tokenizer, codes, limit)
-            inputs, targets = mask_tokens(ids, tokenizer, settings.mask_prob, generator)
+            inputs, targets = corrupt(ids, tokenizer, objective_, settings.mask_prob, generator, span)
+            n_targets = int(targets.sum())
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, settings)
-            loss, correct, count = lm_loss(
-                model, objective_, ids, inputs, targets if objective_ == "mlm" else None
-            )
-            if not torch.isfinite(loss):
-                raise GenolmError(f"pretrain: loss is {loss.item()} at step {step}; lower pretrain.lr")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            # DDP averages gradients over processes, so each scales its summed loss by world / global count.
+            scale = rt.world / n_targets
+            loss_sum, correct = _run_batch(
+                runner,
+                ids,
+                inputs,
+                targets,
+                rt,
+                tokenizer.pad_token_id,
+                scale,
+                runner if rt.world > 1 else None,
+            )
+            flags = [float(preemption.requested), float(time.monotonic() > deadline)]
+            loss_sum, correct, preempted, out_of_time = _sum_across([loss_sum, correct, *flags], rt)
+            loss = loss_sum / n_targets
+            if not math.isfinite(loss):
+                raise GenolmError(f"pretrain: loss is {loss} at step {step + 1}; lower pretrain.lr")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm))
+            if not math.isfinite(grad_norm):
+                raise GenolmError(
+                    f"pretrain: gradient norm is {grad_norm} at step {step + 1}; lower pretrain.lr"
+                )
             optimizer.step()
             step += 1
+            train_seconds += time.perf_counter() - tick
             tokens_seen += int(ids.numel())
-            elapsed = time.perf_counter() - started
             history.append(
                 {
                     "step": step,
                     "phase": "train",
-                    "loss": loss.item(),
-                    "accuracy": correct / count,
+                    "loss": loss,
+                    "accuracy": correct / n_targets,
                     "lr": lr_at(step - 1, settings),
-                    "tokens_per_s": tokens_seen / elapsed,
+                    "tokens_per_s": tokens_seen / train_seconds,
                 }
             )
-            if step % settings.eval_every == 0 or step == settings.max_steps:
-                metrics = evaluate(model, tokenizer, objective_, val, settings, limit)
+            if out_of_time and not preempted:
+                stop_reason = "max_minutes"
+            if step % settings.eval_every == 0 or step == settings.max_steps or stop_reason != "max_steps":
+                metrics = evaluate(loss_fn, tokenizer, val, settings, limit, rt)
                 history.append({"step": step, "phase": "val", **metrics})
-                LOG.info(
-                    "step %d/%d train loss %.4f val loss %.4f acc %.3f (%.0f tokens/s)",
-                    step,
-                    settings.max_steps,
-                    loss.item(),
-                    metrics["loss"],
-                    metrics["accuracy"],
-                    tokens_seen / elapsed,
-                )
-            if step % settings.checkpoint_every == 0 or preemption.requested:
-                save_checkpoint(latest, model, optimizer, step, history)
-            if preemption.requested:
+                if settings.patience and rt.rank == 0 and _is_best(history):
+                    save_checkpoint(best_dir, model, None, step, history, fingerprint)
+                if settings.patience and _evals_since_best(history) >= settings.patience:
+                    stop_reason = "patience"
+            if rt.rank == 0 and (step % progress_every == 0 or step == settings.max_steps):
+                _progress(step, settings.max_steps, history, train_seconds, step - first_step)
+            if rt.rank == 0 and (step % settings.checkpoint_every == 0 or preempted):
+                save_checkpoint(latest, model, optimizer, step, history, fingerprint)
+            if preempted:
                 raise GenolmError(
                     f"pretrain: stopped by SIGTERM at step {step}; rerun to resume from {latest}"
                 )
+            if stop_reason != "max_steps":
+                LOG.info("stopping at step %d (%s)", step, stop_reason)
+                break
     finally:
         preemption.restore()
-    final = [h for h in history if h["phase"] == "val"][-1]
+    if rt.rank != 0:
+        return {}
+    vals = [h for h in history if h["phase"] == "val"]
+    final = vals[-1]
+    if settings.patience and best_dir.is_dir():
+        best_step, _ = load_checkpoint(best_dir, model, None)
+        final = next(h for h in vals if h["step"] == best_step)
     metrics = {
         "objective": objective_,
         "family": settings.family,
         "parameters": n_params,
         "steps": step,
-        "train_windows": int(len(train)),
+        "exported_step": final["step"],
+        "stop_reason": stop_reason,
+        "processes": rt.world,
+        "device": rt.device.type,
+        "precision": "bf16-autocast" if rt.autocast else "fp32",
+        "train_windows": int(len(train_windows)),
         "val_windows": int(len(val)),
         "settings": asdict(settings),
         "val": {k: v for k, v in final.items() if k not in ("step", "phase")},
+        "window": int(train_windows.shape[1]),
     }
-    metrics["window"] = int(train.shape[1])
     export_model(model, tokenizer, model_dir, metrics)
     write_log(history, log_csv)
     write_json(metrics_json, metrics)
     return metrics
+
+
+def _is_best(history: list[dict]) -> bool:
+    """Whether the last validation is the lowest so far."""
+    losses = [h["loss"] for h in history if h["phase"] == "val"]
+    return losses[-1] <= min(losses)
+
+
+def _evals_since_best(history: list[dict]) -> int:
+    """Validations since the lowest validation loss (0 when the last one is the best)."""
+    losses = [h["loss"] for h in history if h["phase"] == "val"]
+    return len(losses) - 1 - int(np.argmin(losses))
+
+
+def _progress(step: int, total: int, history: list[dict], seconds: float, done: int) -> None:
+    """One progress line: step, train/val loss, throughput and the time left at this pace."""
+    train = next(h for h in reversed(history) if h["phase"] == "train")
+    val = next((h for h in reversed(history) if h["phase"] == "val"), None)
+    eta = seconds / max(1, done) * (total - step)
+    LOG.info(
+        "step %d/%d (%.0f%%) loss %.4f%s lr %.2e %.0f tokens/s, ~%.0f s left",
+        step,
+        total,
+        100 * step / total,
+        train["loss"],
+        f" val {val['loss']:.4f}" if val else "",
+        train["lr"],
+        train["tokens_per_s"],
+        eta,
+    )
 
 
 def write_log(history: list[dict], path: str | Path) -> None:

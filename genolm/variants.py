@@ -21,12 +21,14 @@ import torch
 from genolm.atomic import atomic_path, write_json
 from genolm.baselines import fit_logistic, kmer_matrix, predict_proba
 from genolm.errors import GenolmError
-from genolm.inference import Pretrained, embed, load_pretrained
+from genolm.inference import Pretrained, embed, load_pretrained, tokenize
 from genolm.metrics import binary_scores, classification_metrics
+from genolm.tokenizers import tokenizer_kind
 
 LOG = logging.getLogger(__name__)
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 CLASSES = ["benign", "pathogenic"]
+METHODS = ("zeroshot", "supervised", "kmer_lr", "consequence")
 
 
 def reverse_complement(seq: str) -> str:
@@ -51,13 +53,30 @@ def _variant_token_mask(offsets: torch.Tensor, attention: torch.Tensor, base: to
     return (start <= base[:, None]) & (end > base[:, None]) & (end > start) & attention.bool()
 
 
-@torch.no_grad()
-def _masked_logprob(pre: Pretrained, windows: list[str], bases: list[int]) -> np.ndarray:
-    """Sum of log p(original token) over the masked tokens covering each window's variant base."""
+def _covering_tokens(pre: Pretrained, windows: list[str], bases: list[int]):
+    """Token batch of the windows and a mask of the tokens that cover each window's variant base.
+
+    Offsets of a "kmer_overlap" tokenizer refer to its k-mer text, so there the covering tokens are
+    computed directly: k-mer j (token j + 1 after [CLS]) covers bases j .. j + k - 1.
+    """
+    kind, k = tokenizer_kind(pre.tokenizer)
+    if kind == "kmer_overlap":
+        enc = tokenize(pre.tokenizer, windows)
+        j = torch.arange(enc["input_ids"].shape[1]) - 1  # k-mer index of each token position
+        base = torch.tensor(bases)[:, None]
+        n_kmers = torch.tensor([len(w) - k + 1 for w in windows])[:, None]
+        covered = (j >= base - k + 1) & (j <= base) & (j >= 0) & (j < n_kmers)
+        return enc, covered
     enc = pre.tokenizer(
         windows, padding=True, return_tensors="pt", return_offsets_mapping=True, return_token_type_ids=False
     )
-    covered = _variant_token_mask(enc["offset_mapping"], enc["attention_mask"], torch.tensor(bases))
+    return enc, _variant_token_mask(enc["offset_mapping"], enc["attention_mask"], torch.tensor(bases))
+
+
+@torch.no_grad()
+def _masked_logprob(pre: Pretrained, windows: list[str], bases: list[int]) -> np.ndarray:
+    """Sum of log p(original token) over the masked tokens covering each window's variant base."""
+    enc, covered = _covering_tokens(pre, windows, bases)
     if not covered.any(1).all():
         raise GenolmError("zero-shot scoring: the tokenizer gave no token covering a variant base")
     inputs = enc["input_ids"].masked_fill(covered, pre.tokenizer.mask_token_id)
@@ -69,7 +88,7 @@ def _masked_logprob(pre: Pretrained, windows: list[str], bases: list[int]) -> np
 @torch.no_grad()
 def _sequence_logprob(pre: Pretrained, windows: list[str]) -> np.ndarray:
     """Total log-likelihood of each window under a causal LM."""
-    enc = pre.tokenizer(windows, padding=True, return_tensors="pt", return_token_type_ids=False)
+    enc = tokenize(pre.tokenizer, windows)
     logits = pre.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits[:, :-1]
     logp = torch.log_softmax(logits.float(), -1).gather(-1, enc["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)
     return (logp * enc["attention_mask"][:, 1:]).sum(1).numpy()
@@ -114,6 +133,15 @@ def write_scores(
     return metrics
 
 
+def consequence_features(table: pd.DataFrame) -> np.ndarray:
+    """One-hot consequence plus relative position in the gene (and an intergenic flag) per variant."""
+    if "consequence" not in table:
+        raise GenolmError("consequence baseline: the variant table has no 'consequence' column")
+    onehot = pd.get_dummies(table["consequence"].astype(str)).to_numpy(dtype=float)
+    frac = table.get("gene_fraction", pd.Series(-1.0, index=table.index)).to_numpy(dtype=float)
+    return np.column_stack([onehot, np.clip(frac, 0, 1), frac < 0])
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -133,7 +161,7 @@ def score_variants(
     seed: int = 42,
     threads: int = 2,
 ) -> dict:
-    """Score the test variants of a task with `method` (zeroshot, supervised or kmer_lr)."""
+    """Score the test variants of a task with `method` (one of METHODS)."""
     torch.set_num_threads(threads)
     table = load_variant_table(table_tsv)
     parts = {s: table[table["split"] == s] for s in ("train", "val", "test")}
@@ -165,6 +193,59 @@ def score_variants(
         model = fit_logistic(feats["train"], y["train"], feats["val"], y["val"], n_classes=2, seed=seed)
         score = _logit(predict_proba(model, feats["test"], 2)[:, 1])
         info = {"n_train": len(parts["train"]), "features": "k=1..3 profiles of +-8 bp, alt-ref and ref"}
+    elif method == "consequence":
+        feats = consequence_features(table)
+        x = {s: feats[(table["split"] == s).to_numpy()] for s in parts}
+        model = fit_logistic(x["train"], y["train"], x["val"], y["val"], n_classes=2, seed=seed)
+        score = _logit(predict_proba(model, x["test"], 2)[:, 1])
+        info = {"n_train": len(parts["train"]), "features": "consequence one-hot, position in gene"}
     else:
-        raise GenolmError(f"disease_risk method: got {method!r}, expected zeroshot, supervised or kmer_lr")
+        raise GenolmError(f"disease_risk method: got {method!r}, expected one of {', '.join(METHODS)}")
     return write_scores(parts["test"], score, method, scores_tsv, metrics_json, info, seed)
+
+
+def score_vcf(
+    model_dir: str | Path, vcf: str | Path, genome: str | Path, out_tsv: str | Path, *, window: int = 128
+) -> pd.DataFrame:
+    """Zero-shot pathogenicity scores (minus the LLR) of every SNV in a VCF; used by `genolm score-variants`.
+
+    Variants whose window would leave the contig, and non-SNVs, are skipped and counted in the log.
+    """
+    from genolm.io.contigs import reconcile_contigs
+    from genolm.io.fasta import decode, read_genome
+    from genolm.io.vcf import read_variants_counted
+
+    records, skipped = read_variants_counted(vcf)
+    seqs = read_genome(genome)
+    mapping = reconcile_contigs({v.contig for v in records}, seqs, source=str(vcf))
+    rows, dropped = [], 0
+    for var in records:
+        codes = seqs[mapping[var.contig]]
+        start = var.pos - 1 - window // 2
+        if len(var.ref) != 1 or len(var.alt) != 1 or start < 0 or start + window > len(codes):
+            dropped += 1
+            continue
+        rows.append(
+            (
+                var.id,
+                var.contig,
+                var.pos,
+                var.ref.upper(),
+                var.alt.upper(),
+                decode(codes[start : start + window]),
+            )
+        )
+    table = pd.DataFrame(rows, columns=["id", "contig", "pos", "ref", "alt", "ref_window"])
+    if table.empty:
+        raise GenolmError(f"{vcf}: no scorable SNVs (skipped {dropped}, reader skipped {dict(skipped)})")
+    table["offset"] = window // 2
+    table["alt_window"] = [
+        w[: window // 2] + a + w[window // 2 + 1 :]
+        for w, a in zip(table["ref_window"], table["alt"], strict=True)
+    ]
+    table["score"] = np.round(-zero_shot_llr(load_pretrained(model_dir), table), 6)
+    out = table[["id", "contig", "pos", "ref", "alt", "score"]]
+    with atomic_path(out_tsv) as tmp:
+        out.to_csv(tmp, sep="\t", index=False)
+    LOG.info("%s: scored %d SNVs, skipped %d", vcf, len(out), dropped)
+    return out

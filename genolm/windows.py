@@ -1,17 +1,37 @@
-"""Cut fixed-length windows from a genome inside split intervals and drop those with too many N."""
+"""Cut fixed-length windows inside the split intervals, in shards that run as parallel jobs.
+
+Three steps, each a workflow rule: `plan_shards` groups the split intervals into shards of about
+`shard_size` bases (whole contigs packed together, huge intervals cut at window-start boundaries so no
+window is lost or doubled); `window_shard` cuts and filters one shard's windows from the genome code file
+that the splits stage wrote (random access, so no shard decompresses the FASTA); `gather_windows`
+deduplicates across shards and streams them into the final `{split}.npy` files. Memory stays bounded:
+a shard holds one chunk of windows at a time and the gather writes through `open_memmap`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from genolm.atomic import atomic_path, write_json
 from genolm.errors import GenolmError
 from genolm.io.fasta import N as N_CODE
-from genolm.io.fasta import iter_fasta
-from genolm.splits import SPLITS, SplitIndex, read_splits
+from genolm.io.fasta import reverse_complement_codes
+from genolm.splits import SOFT_MASK_MODES, SOFT_MASKED, SPLITS, read_contigs, read_splits, split_genome
+
+LOG = logging.getLogger(__name__)
+PLAN_COLUMNS = ["shard", "contig", "start", "end", "split"]
+CHUNK_WINDOWS = 1 << 15  # windows handled at once: bounds a shard's and the gather's working memory
+DEDUP_PRIORITY = ("test", "val", "train")  # a window in several splits is kept in the first of these
+BASE_BITS = SOFT_MASKED - 1  # low bits of a genome code byte: the base code
 
 
 def window_starts(start: int, end: int, window: int, stride: int) -> np.ndarray:
@@ -21,72 +41,347 @@ def window_starts(start: int, end: int, window: int, stride: int) -> np.ndarray:
     return np.arange(start, end - window + 1, stride, dtype=np.int64)
 
 
-def cut_windows(codes: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    """Gather windows as a (n, window) uint8 array without a Python loop."""
-    if len(starts) == 0:
-        return np.empty((0, window), dtype=np.uint8)
-    return np.lib.stride_tricks.sliding_window_view(codes, window)[starts]
+def plan_shards(
+    splits: pd.DataFrame, contig_order: Sequence[str], *, window: int, stride: int, shard_size: int
+) -> pd.DataFrame:
+    """Group the split intervals, in genome order, into shards of about `shard_size` bases of windows.
+
+    An interval too big for the room left is cut between window starts: a piece covering starts
+    j0..j1-1 spans [start + j0*stride, start + (j1-1)*stride + window), so the pieces' windows are
+    exactly the interval's. Intervals without a full window are left out.
+    """
+    if shard_size < window:
+        raise GenolmError(
+            f"preprocess.shard_size ({shard_size}) must be at least preprocess.window ({window})"
+        )
+    order = {c: i for i, c in enumerate(contig_order)}
+    unknown = sorted(set(splits["contig"]) - set(order))
+    if unknown:
+        raise GenolmError(f"splits: contig(s) {', '.join(unknown[:5])} are not in the genome's contig table")
+    table = splits.assign(_order=splits["contig"].map(order)).sort_values(["_order", "start"])
+    rows, shard, used = [], 0, 0
+    for contig, start, end, split in table[["contig", "start", "end", "split"]].itertuples(index=False):
+        count = len(window_starts(start, end, window, stride))
+        done = 0
+        while done < count:
+            take = min(count - done, (shard_size - used) // stride)
+            if take <= 0 and used:
+                shard, used = shard + 1, 0
+                continue
+            take = max(take, 1)
+            first = start + done * stride
+            rows.append((shard, contig, first, first + (take - 1) * stride + window, split))
+            used += take * stride
+            done += take
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
-def preprocess_genome(
-    genome: str | Path,
-    splits: str | Path,
+def write_shard_plan(
+    splits: str | Path, contigs: str | Path, out: str | Path, *, window: int, stride: int, shard_size: int
+) -> pd.DataFrame:
+    """The shard_plan stage: plan from the split and contig tables, written as TSV."""
+    plan = plan_shards(
+        read_splits(splits),
+        list(read_contigs(contigs)["contig"]),
+        window=window,
+        stride=stride,
+        shard_size=shard_size,
+    )
+    with atomic_path(out) as tmp:
+        plan.to_csv(tmp, sep="\t", index=False)
+    LOG.info("%d windows regions in %d shards", len(plan), plan["shard"].nunique())
+    return plan
+
+
+def shard_ids(plan: str | Path) -> list[int]:
+    """The shard numbers of a written plan, in order."""
+    return sorted(set(pd.read_csv(plan, sep="\t", usecols=["shard"])["shard"]))
+
+
+def window_shard(
+    codes: str | Path,
+    contigs: str | Path,
+    plan: str | Path,
+    shard: int,
+    out_dir: str | Path,
+    *,
+    window: int,
+    stride: int,
+    max_n_fraction: float = 0.1,
+    soft_mask: str = "uppercase",
+    max_soft_mask_fraction: float = 0.5,
+    dedup: bool = False,
+) -> dict:
+    """The windows_shard stage: cut and filter one shard's windows into `out_dir`.
+
+    Writes raw `{split}.u8` rows (n x window bytes, in plan order), `{split}.hash.npy` (64-bit BLAKE2b
+    of each row, only with `dedup`) and `stats.json` (windows cut, kept per split, dropped by reason).
+    """
+    _check_window_options(window, stride, soft_mask)
+    table = pd.read_csv(plan, sep="\t", dtype={"contig": str})
+    rows = table[table["shard"] == shard]
+    if rows.empty:
+        raise GenolmError(f"{plan}: shard {shard} is not in the shard plan")
+    table_contigs = read_contigs(contigs)
+    lengths = dict(zip(table_contigs["contig"], table_contigs["length"], strict=True))
+    offsets = dict(zip(table_contigs["contig"], table_contigs["offset"], strict=True))
+    genome = np.memmap(codes, dtype=np.uint8, mode="r")
+    stats = {"windows_total": 0, "dropped": {"n": 0, "soft_mask": 0}, "kept": dict.fromkeys(SPLITS, 0)}
+    hashes: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        files = {s: open(tmp / f"{s}.u8", "wb") for s in SPLITS}  # noqa: SIM115 - closed below
+        try:
+            for contig, start, end, split in rows[["contig", "start", "end", "split"]].itertuples(
+                index=False
+            ):
+                if end > lengths.get(contig, -1):
+                    raise GenolmError(
+                        f"{plan}: shard {shard} region {contig}:{start}-{end} is not in {contigs}"
+                    )
+                offset = int(offsets[contig])
+                region = genome[offset + start : offset + end]
+                for batch in _window_chunks(region, window, stride):
+                    keep = _filter(batch, window, max_n_fraction, soft_mask, max_soft_mask_fraction, stats)
+                    kept = np.ascontiguousarray(batch if keep.all() else batch[keep])
+                    if soft_mask == "drop":
+                        kept &= np.uint8(BASE_BITS)  # clear the soft-mask bit
+                    files[split].write(memoryview(kept))
+                    stats["kept"][split] += len(kept)
+                    if dedup:
+                        hashes[split].append(window_hashes(kept))
+        finally:
+            for fh in files.values():
+                fh.close()
+        if dedup:
+            for split in SPLITS:
+                np.save(tmp / f"{split}.hash.npy", np.concatenate([np.empty(0, np.uint64), *hashes[split]]))
+        (tmp / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    return stats
+
+
+def _check_window_options(window: int, stride: int, soft_mask: str) -> None:
+    if stride < 1 or window < 1:
+        raise GenolmError(f"preprocess: window ({window}) and stride ({stride}) must be positive")
+    if soft_mask not in SOFT_MASK_MODES:
+        raise GenolmError(
+            f"preprocess.soft_mask: got {soft_mask!r}, expected one of {', '.join(SOFT_MASK_MODES)}"
+        )
+
+
+def _window_chunks(region: np.ndarray, window: int, stride: int) -> Iterator[np.ndarray]:
+    """(n, window) zero-copy views of every full window of `region`, at most CHUNK_WINDOWS at a time."""
+    count = len(window_starts(0, len(region), window, stride))
+    for first in range(0, count, CHUNK_WINDOWS):
+        n = min(CHUNK_WINDOWS, count - first)
+        yield np.lib.stride_tricks.as_strided(
+            region[first * stride :], shape=(n, window), strides=(stride, 1), writeable=False
+        )
+
+
+def _filter(
+    batch: np.ndarray,
+    window: int,
+    max_n_fraction: float,
+    soft_mask: str,
+    max_soft_mask_fraction: float,
+    stats: dict,
+) -> np.ndarray:
+    """Rows to keep; a dropped row counts once, under its first reason (N, then soft mask)."""
+    stats["windows_total"] += len(batch)
+    codes = batch & np.uint8(BASE_BITS) if soft_mask == "drop" else batch
+    bad_n = _row_counts(codes == N_CODE) / window > max_n_fraction
+    bad = bad_n
+    if soft_mask == "drop":
+        bad_soft = ~bad_n & (_row_counts(batch >= SOFT_MASKED) / window > max_soft_mask_fraction)
+        stats["dropped"]["soft_mask"] += int(bad_soft.sum())
+        bad = bad_n | bad_soft
+    stats["dropped"]["n"] += int(bad_n.sum())
+    return ~bad
+
+
+def _row_counts(flags: np.ndarray) -> np.ndarray:
+    """True count per row; skips the sum when nothing is flagged (the usual case for N and soft mask)."""
+    if not flags.any():
+        return np.zeros(len(flags), dtype=np.int64)
+    return flags.sum(axis=1, dtype=np.int64)
+
+
+def window_hashes(windows: np.ndarray) -> np.ndarray:
+    """64-bit BLAKE2b of each row: equal rows give equal hashes; distinct rows collide with p ~ n^2 / 2^65."""
+    data = memoryview(np.ascontiguousarray(windows)).cast("B")
+    width = windows.shape[1]
+    digests = b"".join(
+        hashlib.blake2b(data[i : i + width], digest_size=8).digest() for i in range(0, len(data), width)
+    )
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
+def gather_windows(
+    shards: Sequence[str | Path],
+    contigs: str | Path,
     out_dir: str | Path,
     summary_path: str | Path,
     *,
-    window: int = 512,
-    stride: int = 512,
+    window: int,
+    stride: int,
     max_n_fraction: float = 0.1,
+    soft_mask: str = "uppercase",
+    max_soft_mask_fraction: float = 0.5,
+    dedup: bool = False,
+    reverse_complement: bool = False,
 ) -> dict:
-    """Write `{split}.npy` (n, window) base-code arrays and a JSON summary of what was kept and why."""
-    if stride < 1 or window < 1:
-        raise GenolmError(f"preprocess: window ({window}) and stride ({stride}) must be positive")
-    index = SplitIndex(read_splits(splits))
-    kept: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
-    counts = {"bases_read": 0, "contigs": 0, "windows_total": 0, "dropped_n": 0, "n_bases": 0}
-    longest = 0
-    for name, codes in iter_fasta(genome):
-        counts["contigs"] += 1
-        counts["bases_read"] += len(codes)
-        counts["n_bases"] += int(np.count_nonzero(codes == N_CODE))
-        longest = max(longest, len(codes))
-        for start, end, split in index.intervals(name):
-            batch = cut_windows(codes, window_starts(start, end, window, stride), window)
-            n_frac = (batch == N_CODE).mean(axis=1) if len(batch) else np.empty(0)
-            good = n_frac <= max_n_fraction
-            counts["windows_total"] += len(batch)
-            counts["dropped_n"] += int((~good).sum())
-            kept[split].append(batch[good])
-    if longest < window:
+    """The windows stage: join the shards, in plan order, into `{split}.npy` and write the summary.
+
+    With `dedup`, an exact duplicate window (same 64-bit hash) is kept once: in the first split of
+    DEDUP_PRIORITY (so evaluation windows never reappear in training) and there at its first position.
+    With `reverse_complement`, every kept train window is followed by its reverse complement.
+    Every split is checked non-empty before any file is written.
+    """
+    shards = [Path(s) for s in shards]
+    stats = [json.loads((s / "stats.json").read_text()) for s in shards]
+    keep = _dedup_masks(shards, stats) if dedup else None
+    counts = {
+        s: sum(int(m.sum()) for m in keep[s]) if keep else sum(st["kept"][s] for st in stats) for s in SPLITS
+    }
+    empty = [s for s in SPLITS if counts[s] == 0]
+    if empty:
         raise GenolmError(
-            f"{genome}: window length {window} is larger than every contig (longest {longest} bp); "
-            "lower preprocess.window"
+            f"{summary_path}: no {', '.join(empty)} windows survive the filters "
+            "(preprocess.max_n_fraction / max_soft_mask_fraction / dedup) or the split is too small"
         )
+    rc_added = counts["train"] if reverse_complement else 0
     out_dir = Path(out_dir)
     sizes = {}
     for split in SPLITS:
-        arr = np.concatenate(kept[split]) if kept[split] else np.empty((0, window), dtype=np.uint8)
-        if len(arr) == 0:
-            raise GenolmError(f"{genome}: no {split} windows survive (N filter or split too small)")
-        with atomic_path(out_dir / f"{split}.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, arr)
-        sizes[split] = {"windows": int(len(arr)), "bases": int(arr.size)}
+        rows = counts[split] + (rc_added if split == "train" else 0)
+        with atomic_path(out_dir / f"{split}.npy") as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows, window))
+            at = 0
+            for i, shard in enumerate(shards):
+                mask = keep[split][i] if keep else None
+                for batch in _read_rows(shard / f"{split}.u8", stats[i]["kept"][split], window, mask):
+                    out[at : at + len(batch)] = batch
+                    at += len(batch)
+                    if reverse_complement and split == "train":
+                        out[at : at + len(batch)] = reverse_complement_codes(batch.T).T
+                        at += len(batch)
+            del out  # unmap; the rename makes the written pages visible as one file
+        sizes[split] = {"windows": rows, "bases": rows * window}
+    table = read_contigs(contigs)
+    dropped = {
+        "n": sum(st["dropped"]["n"] for st in stats),
+        "soft_mask": sum(st["dropped"]["soft_mask"] for st in stats),
+        "duplicate": sum(st["kept"][s] for st in stats for s in SPLITS) - sum(counts.values()),
+    }
     summary = {
-        **counts,
+        "bases_read": int(table["length"].sum()),
+        "contigs": len(table),
+        "n_bases": int(table["n_bases"].sum()),
+        "windows_total": sum(st["windows_total"] for st in stats),
+        "dropped_n": dropped["n"],
+        "dropped": dropped,
+        "reverse_complement_added": rc_added,
         "windows_kept": sum(v["windows"] for v in sizes.values()),
         "window": window,
         "stride": stride,
         "max_n_fraction": max_n_fraction,
+        "soft_mask": soft_mask,
+        "max_soft_mask_fraction": max_soft_mask_fraction,
+        "dedup": dedup,
+        "reverse_complement": reverse_complement,
+        "shards": len(shards),
         "splits": sizes,
     }
     write_json(summary_path, summary)
     return summary
 
 
-def iter_window_strings(path: str | Path, limit: int | None = None) -> Iterable[str]:
-    """Windows of a split as strings (for training subword tokenizers)."""
-    from genolm.io.fasta import decode
+def _dedup_masks(shards: Sequence[Path], stats: Sequence[dict]) -> dict[str, list[np.ndarray]]:
+    """Per split, per shard: which rows survive exact-duplicate removal (see `gather_windows`)."""
+    parts = [(s, i) for s in DEDUP_PRIORITY for i in range(len(shards))]
+    hashes = [np.load(shards[i] / f"{s}.hash.npy") for s, i in parts]
+    for (s, i), h in zip(parts, hashes, strict=True):
+        if len(h) != stats[i]["kept"][s]:
+            raise GenolmError(f"{shards[i]}: {s}.hash.npy has {len(h)} rows, expected {stats[i]['kept'][s]}")
+    flat = np.concatenate([np.empty(0, np.uint64), *hashes])
+    _, first = np.unique(flat, return_index=True)  # first index of each hash = highest-priority copy
+    keep_flat = np.zeros(len(flat), dtype=bool)
+    keep_flat[first] = True
+    masks: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    at = 0
+    for (s, _), h in zip(parts, hashes, strict=True):
+        masks[s].append(keep_flat[at : at + len(h)])
+        at += len(h)
+    return masks
 
-    arr = np.load(path, mmap_mode="r")
-    for row in arr[:limit]:
-        yield decode(row)
+
+def _read_rows(path: Path, rows: int, window: int, mask: np.ndarray | None) -> Iterator[np.ndarray]:
+    """Stream a shard's raw rows in chunks, keeping only `mask` rows when given."""
+    if rows == 0:
+        return
+    data = np.memmap(path, dtype=np.uint8, mode="r", shape=(rows, window))
+    for first in range(0, rows, CHUNK_WINDOWS):
+        batch = np.asarray(data[first : first + CHUNK_WINDOWS])
+        yield batch if mask is None else batch[mask[first : first + CHUNK_WINDOWS]]
+
+
+def preprocess_genome(
+    genome: str | Path,
+    work_dir: str | Path,
+    *,
+    window: int = 512,
+    stride: int = 512,
+    shard_size: int = 100_000_000,
+    seed: int = 42,
+    split: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict:
+    """All preprocess stages in one process (benchmarks, tests), laid out as the workflow lays them out.
+
+    `options` are the window filters shared by `window_shard` and `gather_windows`; shards are run one
+    after another and removed at the end, like the workflow's temp() shards.
+    """
+    work = Path(work_dir) / "preprocess"
+    shard_options = {k: v for k, v in options.items() if k != "reverse_complement"}
+    split_genome(
+        genome,
+        work / "splits.tsv",
+        work / "contigs.tsv",
+        work / "genome.u8",
+        window=window,
+        stride=stride,
+        soft_mask=options.get("soft_mask", "uppercase"),
+        seed=seed,
+        split=split,
+    )
+    write_shard_plan(
+        work / "splits.tsv",
+        work / "contigs.tsv",
+        work / "shards.tsv",
+        window=window,
+        stride=stride,
+        shard_size=shard_size,
+    )
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        shards = [Path(tmp) / f"{i:04d}" for i in shard_ids(work / "shards.tsv")]
+        for shard in shards:
+            window_shard(
+                work / "genome.u8",
+                work / "contigs.tsv",
+                work / "shards.tsv",
+                int(shard.name),
+                shard,
+                window=window,
+                stride=stride,
+                **shard_options,
+            )
+        return gather_windows(
+            shards,
+            work / "contigs.tsv",
+            work / "windows",
+            work / "summary.json",
+            window=window,
+            stride=stride,
+            **options,
+        )

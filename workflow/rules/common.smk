@@ -11,13 +11,18 @@ try:
     validate(config, str(SCHEMA))
 except WorkflowError as err:
     # One line naming the key, not the whole schema dump.
-    cause = err.__cause__ or err
-    path = "/".join(map(str, getattr(cause, "absolute_path", []))) or "<top level>"
-    sys.exit(f"genolm config error at '{path}': {getattr(cause, 'message', str(err).splitlines()[0])}")
+    # snakemake raises its WorkflowError inside `except ValidationError`, so the detail is the context.
+    cause = err.__cause__ or err.__context__ or err
+    path = ".".join(map(str, getattr(cause, "absolute_path", []))) or "<top level>"
+    sys.exit(
+        f"genolm config error at '{path}': {getattr(cause, 'message', str(err).splitlines()[0])}"
+    )
 
 # Scripts import the genolm package from this checkout, also inside conda envs and cluster jobs.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+    )
 )
 
 RESULTS = f"results/{config['run']}"
@@ -37,11 +42,18 @@ def task_config(family, task):
 GENE_TASKS = list(config["gene_function"]["tasks"])
 VARIANT_TASKS = list(config["disease_risk"]["tasks"])
 if VARIANT_TASKS and "variants" not in config["sources"]:
-    sys.exit("genolm config error at 'sources/variants': disease_risk tasks need a variants source")
+    sys.exit(
+        "genolm config error at 'sources.variants': disease_risk tasks need a variants source"
+    )
 if GENE_TASKS and "annotation" not in config["sources"]:
-    sys.exit("genolm config error at 'sources/annotation': gene_function tasks need an annotation source")
-GENE_METHODS = ["finetune", "kmer_lr", "majority"]
+    sys.exit(
+        "genolm config error at 'sources.annotation': gene_function tasks need an annotation source"
+    )
+GENE_METHODS = list(config["gene_function"]["methods"]) + ["kmer_lr", "majority"]
+# The consequence baseline needs an annotation to place variants in genes.
 VARIANT_METHODS = ["zeroshot", "supervised", "kmer_lr"]
+if "annotation" in config["sources"]:
+    VARIANT_METHODS.append("consequence")
 
 
 wildcard_constraints:
@@ -73,3 +85,17 @@ def all_metrics():
         method=VARIANT_METHODS,
     )
     return gene + risk
+
+
+def variant_model(wildcards):
+    """Model-based methods need the pretrained model; the baselines do not."""
+    return (
+        [f"{RESULTS}/pretrain/model"]
+        if wildcards.method in ("zeroshot", "supervised")
+        else []
+    )
+
+
+def variant_annotation(wildcards):
+    """The annotation, when configured, gives each variant its consequence and position in the gene."""
+    return [f"{RESULTS}/data/annotation"] if "annotation" in config["sources"] else []

@@ -1,10 +1,5 @@
-def variant_model(wildcards):
-    """Model-based methods need the pretrained model; the k-mer baseline does not."""
-    return [f"{RESULTS}/pretrain/model"] if wildcards.method != "kmer_lr" else []
-
-
 rule score_variants:
-    """Score the test variants of one disease-risk task: zero-shot, supervised head or k-mer baseline."""
+    """Score the test variants of one disease-risk task: zero-shot, supervised head, k-mer or consequence baseline."""
     input:
         table=f"{RESULTS}/labels/variants/{{task}}.tsv",
         model=variant_model,
@@ -16,19 +11,19 @@ rule score_variants:
             category="Disease risk",
             subcategory="{task}",
         ),
-    wildcard_constraints:
-        method="zeroshot|supervised|kmer_lr",
-    params:
-        seed=config["seed"],
     log:
         f"{RESULTS}/logs/disease_risk/{{task}}_{{method}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/disease_risk/{{task}}_{{method}}.tsv"
+    wildcard_constraints:
+        method="zeroshot|supervised|kmer_lr|consequence",
+    conda:
+        ENVS / "evaluate.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        ENVS / "evaluate.yaml"
+    params:
+        seed=config["seed"],
     script:
         "../scripts/score_variants.py"

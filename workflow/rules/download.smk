@@ -5,20 +5,20 @@ rule download:
     output:
         data=f"{RESULTS}/data/{{source}}",
         provenance=f"{RESULTS}/data/{{source}}.provenance.json",
+    log:
+        f"{RESULTS}/logs/download/{{source}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download/{{source}}.tsv"
+    conda:
+        ENVS / "data.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=120,
     params:
         spec=lambda wildcards: config["sources"][wildcards.source],
         cache_dir=config["download"]["cache_dir"],
         offline=config["download"]["offline"],
         base_urls=config["download"]["base_urls"],
-    log:
-        f"{RESULTS}/logs/download/{{source}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/download/{{source}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=120,
-    conda:
-        ENVS / "data.yaml"
     script:
         "../scripts/download.py"

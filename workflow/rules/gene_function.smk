@@ -1,29 +1,32 @@
 rule finetune:
-    """Fine-tune the pretrained model with a pooled classification head on one gene-function task."""
+    """Adapt the pretrained model to one gene-function task: full/LoRA/IA3 fine-tuning or a linear probe."""
     input:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
         model=f"{RESULTS}/pretrain/model",
     output:
-        predictions=f"{RESULTS}/gene_function/{{task}}/finetune/predictions.tsv",
+        predictions=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
         metrics=report(
-            f"{RESULTS}/gene_function/{{task}}/finetune/metrics.json",
+            f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
             caption="../report/gene_function.rst",
             category="Gene function",
             subcategory="{task}",
         ),
-    params:
-        settings=config["gene_function"]["finetune"],
-        seed=config["seed"],
     log:
-        f"{RESULTS}/logs/gene_function/{{task}}_finetune.log",
+        f"{RESULTS}/logs/gene_function/{{task}}_{{method}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/gene_function/{{task}}_finetune.tsv"
+        f"{RESULTS}/benchmarks/gene_function/{{task}}_{{method}}.tsv"
+    wildcard_constraints:
+        method="finetune_full|finetune_lora|finetune_ia3|probe",
+    conda:
+        ENVS / "evaluate.yaml"
     threads: config["gene_function"]["finetune"]["threads"]
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        ENVS / "evaluate.yaml"
+    params:
+        settings=config["gene_function"]["finetune"],
+        seeds=config["gene_function"]["seeds"],
+        seed=config["seed"],
     script:
         "../scripts/finetune.py"
 
@@ -35,19 +38,19 @@ rule gene_baseline:
     output:
         predictions=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
         metrics=f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
-    wildcard_constraints:
-        method="kmer_lr|majority",
-    params:
-        seed=config["seed"],
     log:
         f"{RESULTS}/logs/gene_function/{{task}}_{{method}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/gene_function/{{task}}_{{method}}.tsv"
+    wildcard_constraints:
+        method="kmer_lr|majority",
+    conda:
+        ENVS / "evaluate.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENVS / "evaluate.yaml"
+    params:
+        seed=config["seed"],
     script:
         "../scripts/gene_baseline.py"

@@ -7,42 +7,43 @@ rule gene_labels:
     output:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
         summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
-    params:
-        task=lambda wildcards: task_config("gene_function", wildcards.task),
     log:
         f"{RESULTS}/logs/labels/genes_{{task}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/labels/genes_{{task}}.tsv"
+    conda:
+        ENVS / "data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        ENVS / "data.yaml"
+    params:
+        task=lambda wildcards: task_config("gene_function", wildcards.task),
     script:
         "../scripts/gene_labels.py"
 
 
 rule variant_labels:
-    """Labelled SNVs of one disease-risk task, REF-checked, with split and reference window."""
+    """Labelled SNVs of one disease-risk task, REF-checked, with split, reference window and consequence."""
     input:
         variants=f"{RESULTS}/data/variants",
         genome=f"{RESULTS}/data/genome",
         splits=f"{RESULTS}/preprocess/splits.tsv",
+        annotation=variant_annotation,
     output:
         table=f"{RESULTS}/labels/variants/{{task}}.tsv",
         summary=f"{RESULTS}/labels/variants/{{task}}.summary.json",
-    params:
-        task=lambda wildcards: task_config("disease_risk", wildcards.task),
     log:
         f"{RESULTS}/logs/labels/variants_{{task}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/labels/variants_{{task}}.tsv"
+    conda:
+        ENVS / "data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        ENVS / "data.yaml"
+    params:
+        task=lambda wildcards: task_config("disease_risk", wildcards.task),
     script:
         "../scripts/variant_labels.py"

@@ -1,7 +1,9 @@
 rule pretrain:
-    """Pretrain a masked or causal LM; resumes from results/<run>/checkpoints after a kill."""
+    """Pretrain a masked or causal LM (torchrun when processes or gpus > 1); resumes from checkpoints."""
     input:
-        windows=expand(f"{RESULTS}/preprocess/windows/{{split}}.npy", split=["train", "val"]),
+        windows=expand(
+            f"{RESULTS}/preprocess/windows/{{split}}.npy", split=["train", "val"]
+        ),
         tokenizer=f"{RESULTS}/tokenizer",
     output:
         model=directory(f"{RESULTS}/pretrain/model"),
@@ -11,21 +13,21 @@ rule pretrain:
             category="Pretraining",
         ),
         metrics=f"{RESULTS}/pretrain/metrics.json",
-    params:
-        model=config["model"],
-        pretrain=config["pretrain"],
-        seed=config["seed"],
-        checkpoints=f"{RESULTS}/checkpoints/pretrain",
     log:
         f"{RESULTS}/logs/pretrain.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain.tsv"
+    conda:
+        ENVS / "train.yaml"
     threads: config["pretrain"]["threads"]
     resources:
         mem_mb=config["pretrain"]["mem_mb"],
         runtime=config["pretrain"]["runtime"],
         gpu=config["pretrain"]["gpus"],
-    conda:
-        ENVS / "train.yaml"
+    params:
+        model=config["model"],
+        pretrain=config["pretrain"],
+        seed=config["seed"],
+        checkpoints=f"{RESULTS}/checkpoints/pretrain",
     script:
         "../scripts/pretrain.py"

@@ -4,18 +4,18 @@ rule simulate:
         genome=f"{RESULTS}/simulated/genome.fa.gz",
         annotation=f"{RESULTS}/simulated/annotation.gff3.gz",
         variants=f"{RESULTS}/simulated/variants.vcf.gz",
-    params:
-        seed=config["seed"],
-        settings=config.get("simulate", {}),
     log:
         f"{RESULTS}/logs/simulate.log",
     benchmark:
         f"{RESULTS}/benchmarks/simulate.tsv"
+    conda:
+        ENVS / "data.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENVS / "data.yaml"
+    params:
+        seed=config["seed"],
+        settings=config.get("simulate", {}),
     script:
         "../scripts/simulate.py"

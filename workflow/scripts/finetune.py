@@ -9,4 +9,6 @@ run_step(
     predictions_tsv=snakemake.output.predictions,
     metrics_json=snakemake.output.metrics,
     settings=FinetuneSettings(**snakemake.params.settings, seed=snakemake.params.seed),
+    method=snakemake.wildcards.method,
+    seeds=snakemake.params.seeds,
 )

@@ -5,7 +5,7 @@ from genolm.train import PretrainSettings, pretrain
 
 settings = PretrainSettings(
     **snakemake.params.model,
-    **{k: v for k, v in snakemake.params.pretrain.items() if k not in ("mem_mb", "runtime", "gpus")},
+    **{k: v for k, v in snakemake.params.pretrain.items() if k not in ("mem_mb", "runtime")},
     seed=snakemake.params.seed,
 )
 run_step(

@@ -1,17 +1,16 @@
-from genolm.io.fasta import contig_lengths
 from genolm.logs import run_step
-from genolm.splits import make_splits, write_splits
-
-
-def main(genome, out, seed, split):
-    write_splits(make_splits(contig_lengths(genome), seed=seed, **split), out)
-
+from genolm.splits import split_genome
 
 run_step(
-    main,
+    split_genome,
     snakemake.log[0],
     genome=snakemake.input.genome,
-    out=snakemake.output[0],
+    splits_out=snakemake.output.splits,
+    contigs_out=snakemake.output.contigs,
+    codes_out=snakemake.output.codes,
+    window=snakemake.params.window,
+    stride=snakemake.params.stride,
+    soft_mask=snakemake.params.soft_mask,
     seed=snakemake.params.seed,
     split=dict(snakemake.params.split),
 )

@@ -5,6 +5,7 @@ run_step(
     save_tokenizer,
     snakemake.log[0],
     train_windows=snakemake.input.train,
+    val_windows=snakemake.input.val,
     out_dir=snakemake.output[0],
     kind=snakemake.params.kind,
     k=snakemake.params.k,

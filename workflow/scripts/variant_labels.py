@@ -9,5 +9,6 @@ run_step(
     splits=snakemake.input.splits,
     out_tsv=snakemake.output.table,
     summary_json=snakemake.output.summary,
+    annotation=snakemake.input.annotation[0] if snakemake.input.annotation else None,
     **snakemake.params.task,
 )

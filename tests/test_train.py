@@ -1,0 +1,281 @@
+"""The pretraining loop: masking, batch splitting, DDP, exact resume, the NaN guard, stopping rules."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import genolm.train as train_mod
+from genolm.errors import GenolmError
+from genolm.tokenizers import build_tokenizer, save_tokenizer
+from genolm.train import PretrainSettings, mask_tokens, pretrain, shard_chunks
+from genolm.train_ddp import torchrun_argv
+from tests.conftest import REPO, run_snakemake
+
+BASE = PretrainSettings(
+    max_steps=8, batch_size=8, eval_every=4, eval_batches=1, warmup_steps=2, checkpoint_every=3, seed=3
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """64 training and 16 validation windows of 48 bases (a noisy repeated motif) and a char tokenizer."""
+    root = tmp_path_factory.mktemp("pretrain_data")
+    rng = np.random.default_rng(0)
+    motif = rng.integers(0, 4, 12, dtype=np.uint8)
+    windows = np.tile(motif, (80, 4))
+    noise = rng.random(windows.shape) < 0.3
+    windows[noise] = rng.integers(0, 4, int(noise.sum()), dtype=np.uint8)
+    (root / "windows").mkdir()
+    np.save(root / "windows" / "train.npy", windows[:64])
+    np.save(root / "windows" / "val.npy", windows[64:])
+    save_tokenizer(root / "windows" / "train.npy", root / "tokenizer", kind="char", window=48)
+    return root
+
+
+def _run(data: Path, out: Path, settings: PretrainSettings) -> dict:
+    return pretrain(
+        data / "windows",
+        data / "tokenizer",
+        out / "model",
+        out / "log.csv",
+        out / "metrics.json",
+        out / "checkpoints",
+        settings,
+    )
+
+
+def _log(out: Path) -> list[dict]:
+    with open(out / "log.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _losses(out: Path) -> np.ndarray:
+    return np.array([float(r["loss"]) for r in _log(out)])
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(out / "model" / "model.safetensors")
+
+
+def _max_weight_diff(a: Path, b: Path) -> float:
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
+
+
+def test_mask_tokens_rate_specials_and_replacements():
+    tokenizer = build_tokenizer("char")
+    ids = torch.randint(5, 10, (64, 200))
+    ids[:, 0], ids[:, -1] = tokenizer.cls_token_id, tokenizer.sep_token_id
+    inputs, selected = mask_tokens(ids, tokenizer, 0.15, torch.Generator().manual_seed(0))
+    assert 0.13 < selected[:, 1:-1].float().mean() < 0.17
+    assert not selected[:, 0].any() and not selected[:, -1].any()
+    masked = (inputs[selected] == tokenizer.mask_token_id).float().mean()
+    assert 0.75 < masked < 0.85
+    assert torch.equal(inputs[~selected], ids[~selected])
+
+
+def test_overlapping_kmers_are_masked_in_spans_of_k():
+    k = 4
+    tokenizer = build_tokenizer("kmer_overlap", k=k)
+    ids = torch.randint(5, len(tokenizer), (32, 300))
+    ids[:, 0], ids[:, -1] = tokenizer.cls_token_id, tokenizer.sep_token_id
+    span = train_mod.mask_span(tokenizer)
+    _, selected = mask_tokens(ids, tokenizer, 0.15, torch.Generator().manual_seed(1), span=span)
+    assert span == k
+    assert 0.11 < selected.float().mean() < 0.17
+    for row in selected[:, 1:-1].int().tolist():
+        runs = "".join(map(str, row)).strip("0").split("0")
+        inner = [r for r in runs if r][1:-1]  # runs cut by the edges may be shorter
+        assert inner and min(len(r) for r in inner) >= k
+
+
+@pytest.mark.parametrize(("n", "world", "micro"), [(8, 1, None), (8, 2, 3), (12, 3, 2), (5, 2, 1)])
+def test_shard_chunks_partition_the_batch(n, world, micro):
+    chunks = [shard_chunks(n, rank, world, micro) for rank in range(world)]
+    rows = sorted(int(i) for rank in chunks for c in rank for i in c)
+    assert rows == list(range(n))
+    for rank, parts in enumerate(chunks):
+        assert all(set(c) <= set(range(rank, n, world)) for c in parts)
+        assert all(len(c) <= (micro or n) for c in parts)
+
+
+def test_gradient_accumulation_does_not_change_training(data, tmp_path):
+    _run(data, tmp_path / "whole", replace(BASE, dropout=0.0))
+    _run(data, tmp_path / "micro", replace(BASE, dropout=0.0, micro_batch_size=3))
+    np.testing.assert_allclose(_losses(tmp_path / "micro"), _losses(tmp_path / "whole"), atol=1e-5)
+    assert _max_weight_diff(tmp_path / "micro", tmp_path / "whole") < 1e-5
+
+
+def test_two_gloo_processes_match_one_process(data, tmp_path):
+    settings = replace(BASE, dropout=0.0, micro_batch_size=2)
+    single = _run(data, tmp_path / "one", settings)
+    double = _run(data, tmp_path / "two", replace(settings, processes=2))
+    assert double["processes"] == 2 and single["processes"] == 1
+    diff = np.abs(_losses(tmp_path / "two") - _losses(tmp_path / "one")).max()
+    assert diff < 1e-5, diff
+    assert _max_weight_diff(tmp_path / "two", tmp_path / "one") < 1e-5
+    assert abs(double["val"]["loss"] - single["val"]["loss"]) < 1e-5
+    assert [r["step"] for r in _log(tmp_path / "two")] == [r["step"] for r in _log(tmp_path / "one")]
+
+
+def test_torchrun_command_line():
+    argv = torchrun_argv("spec.json", 4)
+    assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--standalone" in argv and "--nproc_per_node=4" in argv
+    assert argv[-3:] == ["-m", "genolm.train_ddp", "spec.json"]
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL: nothing in the loop may catch it."""
+
+
+def test_resume_after_sigterm_or_kill_is_exact(data, tmp_path, monkeypatch):
+    full = _run(data, tmp_path / "full", BASE)
+
+    real_indices = train_mod.batch_indices
+
+    def sigterm_at_step_4(step, *args):
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_indices(step, *args)
+
+    monkeypatch.setattr(train_mod, "batch_indices", sigterm_at_step_4)
+    with pytest.raises(GenolmError, match="stopped by SIGTERM at step 5"):
+        _run(data, tmp_path / "term", BASE)
+    assert not (tmp_path / "term" / "model").exists()
+    assert json.loads((tmp_path / "term/checkpoints/latest/state.json").read_text())["step"] == 5
+    monkeypatch.setattr(train_mod, "batch_indices", real_indices)
+
+    real_save = train_mod.save_checkpoint
+
+    def killed_after_step_6(path, model, optimizer, step, history, fingerprint):
+        real_save(path, model, optimizer, step, history, fingerprint)
+        if step == 6:
+            raise _Killed
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", killed_after_step_6)
+    with pytest.raises(_Killed):
+        _run(data, tmp_path / "kill", BASE)
+    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+
+    for name in ("term", "kill"):
+        resumed = _run(data, tmp_path / name, BASE)
+        a, b = _weights(tmp_path / name), _weights(tmp_path / "full")
+        assert all(torch.equal(a[k], b[k]) for k in b), name
+        assert np.array_equal(_losses(tmp_path / name), _losses(tmp_path / "full")), name
+        assert resumed["val"] == full["val"]
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(data, tmp_path, monkeypatch):
+    """A rerun after a config change starts afresh instead of continuing the old trajectory."""
+    real_save = train_mod.save_checkpoint
+
+    def killed_after_step_6(path, model, optimizer, step, history, fingerprint):
+        real_save(path, model, optimizer, step, history, fingerprint)
+        if step == 6:
+            raise _Killed
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", killed_after_step_6)
+    with pytest.raises(_Killed):
+        _run(data, tmp_path / "run", BASE)
+    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    changed = replace(BASE, lr=BASE.lr / 2)
+    resumed = _run(data, tmp_path / "run", changed)
+    fresh = _run(data, tmp_path / "fresh", changed)
+    assert np.array_equal(_losses(tmp_path / "run"), _losses(tmp_path / "fresh"))
+    assert resumed["val"] == fresh["val"]
+
+
+def test_nan_loss_names_the_step_and_exports_nothing(data, tmp_path, monkeypatch):
+    real_forward = train_mod.LMLoss.forward
+    calls = []
+
+    def nan_on_third_step(self, *args):
+        loss, correct = real_forward(self, *args)
+        calls.append(1)
+        return (loss * float("nan") if len(calls) == 3 else loss), correct
+
+    monkeypatch.setattr(train_mod.LMLoss, "forward", nan_on_third_step)
+    with pytest.raises(GenolmError, match=r"loss is nan at step 3; lower pretrain.lr"):
+        _run(data, tmp_path, BASE)
+    assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.json").exists()
+
+
+def test_huge_learning_rate_is_caught_before_export(data, tmp_path):
+    with pytest.raises(GenolmError, match=r"(loss|gradient norm) is (nan|inf) at step \d+"):
+        _run(data, tmp_path, replace(BASE, lr=1e30, warmup_steps=0, max_steps=20, max_grad_norm=1e38))
+    assert not (tmp_path / "model").exists()
+
+
+def test_patience_stops_and_exports_the_best_validation(data, tmp_path, monkeypatch):
+    scripted = iter([2.0, 1.0, 1.5, 1.7, 0.1])
+
+    def fake_evaluate(*args, **kwargs):
+        return {"loss": next(scripted), "perplexity": 1.0, "accuracy": 0.5}
+
+    monkeypatch.setattr(train_mod, "evaluate", fake_evaluate)
+    metrics = _run(data, tmp_path, replace(BASE, max_steps=50, eval_every=2, patience=2))
+    assert metrics["stop_reason"] == "patience"
+    assert metrics["steps"] == 8 and metrics["exported_step"] == 4 and metrics["val"]["loss"] == 1.0
+    best = load_file(tmp_path / "checkpoints" / "best" / "model.safetensors")
+    exported = _weights(tmp_path)
+    assert all(torch.equal(best[k], exported[k]) for k in best)
+
+
+def test_wall_clock_budget_stops_validates_and_exports(data, tmp_path):
+    metrics = _run(data, tmp_path, replace(BASE, max_steps=1000, max_minutes=1e-6))
+    assert metrics["stop_reason"] == "max_minutes" and metrics["steps"] == 1
+    assert [r["phase"] for r in _log(tmp_path)] == ["train", "val"]
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        (replace(BASE, processes=3), "batch_size 8 is not divisible by the 3 training processes"),
+        (replace(BASE, gpus=2, processes=3), "expected 1 or the number of GPUs"),
+    ],
+)
+def test_bad_process_layouts(data, tmp_path, settings, match):
+    with pytest.raises(GenolmError, match=match):
+        _run(data, tmp_path, settings)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only message")
+def test_gpus_without_cuda_is_one_line(data, tmp_path):
+    with pytest.raises(GenolmError, match="pretrain.gpus is 1 but no CUDA GPU is visible"):
+        _run(data, tmp_path, replace(BASE, gpus=1))
+
+
+@pytest.mark.workflow
+def test_causal_lm_runs_through_the_workflow(tmp_path):
+    """gpt2 through pretrain and zero-shot variant scoring; the export loads as a causal LM."""
+    (tmp_path / "clm.yaml").write_text("model: {family: gpt2, preset: tiny}\npretrain: {max_steps: 6}\n")
+    results = tmp_path / "results" / "mini"
+    target = "results/mini/disease_risk/clinvar_like/zeroshot/metrics.json"
+    # "--" ends --configfile's list, so the target is not read as a config file.
+    run_snakemake(tmp_path, "--", target, configfiles=[REPO / ".test" / "config.yaml", tmp_path / "clm.yaml"])
+    model_dir = results / "pretrain" / "model"
+    assert json.loads((model_dir / "genolm.json").read_text())["objective"] == "clm"
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    assert model.config.model_type == "gpt2"
+    ids = tokenizer(["ACGTACGTAC"], return_tensors="pt", return_token_type_ids=False)["input_ids"]
+    assert model(input_ids=ids).logits.shape == (1, ids.shape[1], len(tokenizer))
+    metrics = json.loads((results / "pretrain" / "metrics.json").read_text())
+    assert metrics["objective"] == "clm" and metrics["steps"] == 6 and "bits_per_base" in metrics["val"]
+    scores = json.loads((tmp_path / target).read_text())
+    assert scores["method"] == "zeroshot" and 0.0 <= scores["metrics"]["auroc"]["value"] <= 1.0

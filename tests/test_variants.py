@@ -1,0 +1,137 @@
+"""Zero-shot variant scoring on tiny random models, one per tokenizer kind."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from tiny_models import random_dna, tiny_model_dir  # noqa: E402
+
+from genolm.inference import load_pretrained  # noqa: E402
+from genolm.variants import _covering_tokens, zero_shot_llr  # noqa: E402
+
+WINDOW = 32
+K = 3
+
+
+@pytest.fixture(scope="module", params=["char", "kmer", "kmer_overlap", "bpe"])
+def pre(request, tmp_path_factory):
+    return load_pretrained(
+        tiny_model_dir(tmp_path_factory.mktemp(request.param), kind=request.param, k=K, window=WINDOW)
+    )
+
+
+def _variants(n=6, seed=1):
+    rng = np.random.default_rng(seed)
+    windows = random_dna(rng, n, WINDOW)
+    offsets = rng.integers(4, WINDOW - 4, n)
+    alts = [next(b for b in "ACGT" if b != w[o]) for w, o in zip(windows, offsets, strict=True)]
+    table = pd.DataFrame({"ref_window": windows, "offset": offsets, "alt": alts})
+    table["alt_window"] = [w[:o] + a + w[o + 1 :] for w, o, a in zip(windows, offsets, alts, strict=True)]
+    return table
+
+
+def test_covering_tokens_hold_the_variant_base(pre):
+    table = _variants()
+    enc, covered = _covering_tokens(pre, table["ref_window"].tolist(), table["offset"].tolist())
+    kind = pre.tokenizer.init_kwargs["genolm_kind"]
+    counts = covered.sum(1).tolist()
+    if kind == "kmer_overlap":
+        assert counts == [K] * len(table)  # every interior base sits in k stride-1 k-mers
+        for row, (w, o) in enumerate(zip(table["ref_window"], table["offset"], strict=True)):
+            tokens = pre.tokenizer.convert_ids_to_tokens(enc["input_ids"][row][covered[row]])
+            assert tokens == [w[j : j + K] for j in range(o - K + 1, o + 1)]
+    else:
+        assert all(c >= 1 for c in counts)
+        for row, (w, o) in enumerate(zip(table["ref_window"], table["offset"], strict=True)):
+            text = "".join(pre.tokenizer.convert_ids_to_tokens(enc["input_ids"][row][covered[row]]))
+            lo = int(enc["offset_mapping"][row][covered[row]][0, 0])
+            assert w[lo : lo + len(text)] == text and lo <= o < lo + len(text)
+        if kind == "char":
+            assert counts == [1] * len(table)
+
+
+def test_zero_shot_is_finite_informative_and_antisymmetric(pre):
+    table = _variants()
+    llr = zero_shot_llr(pre, table, batch_size=4)
+    assert llr.shape == (len(table),) and np.isfinite(llr).all()
+    assert np.abs(llr).min() > 0  # the model sees a difference between the alleles
+    swapped = table.rename(columns={"ref_window": "alt_window", "alt_window": "ref_window"})
+    back = zero_shot_llr(pre, swapped, batch_size=4)
+    if pre.tokenizer.init_kwargs["genolm_kind"] != "bpe":  # BPE may split ref and alt differently
+        np.testing.assert_allclose(back, -llr, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["char", "kmer_overlap"])
+def test_causal_zero_shot_uses_the_tokenizer_text(tmp_path, kind):
+    pre = load_pretrained(tiny_model_dir(tmp_path, kind=kind, family="gpt2", k=K, window=WINDOW))
+    table = _variants()
+    llr = zero_shot_llr(pre, table)
+    assert np.isfinite(llr).all() and np.abs(llr).min() > 0
+
+
+def test_cli_score_variants_scores_every_snv_in_the_vcf(tmp_path):
+    from genolm.cli import main
+
+    model = tiny_model_dir(tmp_path / "model", kind="char", window=WINDOW)
+    seq = random_dna(np.random.default_rng(5), 1, 200)[0]
+    (tmp_path / "g.fa").write_text(">chrT\n" + seq + "\n")
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chrT,length=200>",
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    for i, pos in enumerate((50, 120, 5, 100)):  # pos 5 is too close to the contig start for a 32-bp window
+        ref = seq[pos - 1]
+        lines.append(f"chrT\t{pos}\tv{i}\t{ref}\t{'A' if ref != 'A' else 'C'}\t.\t.\t.")
+    lines.append(f"chrT\t150\tv9\t{seq[149]}CG\t{seq[149]}\t.\t.\t.")  # a deletion: not an SNV
+    (tmp_path / "v.vcf").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "scores.tsv"
+    rc = main(
+        [
+            "score-variants",
+            "--model",
+            str(model),
+            "--vcf",
+            str(tmp_path / "v.vcf"),
+            "--genome",
+            str(tmp_path / "g.fa"),
+            "--window",
+            str(WINDOW),
+            "-o",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    scores = pd.read_csv(out, sep="\t")
+    assert scores["id"].tolist() == ["v0", "v1", "v3"]
+    table = pd.DataFrame(
+        {"ref_window": [seq[p - 1 - WINDOW // 2 : p - 1 + WINDOW // 2] for p in (50, 120, 100)]}
+    )
+    table["offset"] = WINDOW // 2
+    table["alt_window"] = [
+        w[: WINDOW // 2] + a + w[WINDOW // 2 + 1 :]
+        for w, a in zip(table["ref_window"], scores["alt"], strict=True)
+    ]
+    expected = -zero_shot_llr(load_pretrained(model), table)
+    np.testing.assert_allclose(scores["score"], expected, atol=1e-5)
+    assert (
+        main(
+            [
+                "score-variants",
+                "--model",
+                str(tmp_path),
+                "--vcf",
+                str(tmp_path / "v.vcf"),
+                "--genome",
+                str(tmp_path / "g.fa"),
+                "-o",
+                str(out),
+            ]
+        )
+        == 1
+    )  # not a model directory
