@@ -42,8 +42,10 @@ PATHOGENIC = {"pathogenic", "likely_pathogenic", "pathogenic/likely_pathogenic"}
 BENIGN = {"benign", "likely_benign", "benign/likely_benign"}
 
 
-def gene_label(gene: Gene, spec: str) -> str | None:
+def gene_label(gene: Gene, spec: str, table: dict[str, str] | None = None) -> str | None:
     """The label of `gene` under `spec`, or None when the gene has none (it is then left out)."""
+    if spec == "table":
+        return (table or {}).get(gene.id) or (table or {}).get(gene.name) or None
     if spec == "ec_class":
         classes = {ec.split(".")[0] for ec in gene.ec_numbers if ec.split(".")[0].isdigit()}
         return f"EC{classes.pop()}" if len(classes) == 1 else None
@@ -54,8 +56,35 @@ def gene_label(gene: Gene, spec: str) -> str | None:
     if spec.startswith("attribute:"):
         return gene.attributes.get(spec.split(":", 1)[1]) or None
     raise GenolmError(
-        f"gene_function task label: got {spec!r}, expected ec_class, enzyme, biotype or attribute:<name>"
+        f"gene_function task label: got {spec!r}, "
+        "expected ec_class, enzyme, biotype, table or attribute:<name>"
     )
+
+
+def read_label_table(path: str | Path | None, genes: list[Gene]) -> dict[str, str]:
+    """A user's gene -> label TSV; ids unknown to the annotation are counted and logged, not silently used."""
+    if path is None:
+        raise GenolmError(
+            "gene_function task: label 'table' needs label_table: <path to a TSV with id, label>"
+        )
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise GenolmError(f"{path}: not a readable TSV ({str(err).splitlines()[0]})") from err
+    if not {"id", "label"} <= set(table.columns):
+        raise GenolmError(f"{path}: expected columns id and label, got {', '.join(table.columns)}")
+    table = table.dropna(subset=["id", "label"])
+    if table["id"].duplicated().any():
+        raise GenolmError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
+    known = {g.id for g in genes} | {g.name for g in genes if g.name}
+    unknown = sorted(set(table["id"]) - known)
+    if len(unknown) == len(table):
+        raise GenolmError(
+            f"{path}: none of its ids ({', '.join(unknown[:3])}, ...) is a gene of the annotation"
+        )
+    if unknown:
+        LOG.warning("%s: %d ids are not genes of the annotation, e.g. %s", path, len(unknown), unknown[:3])
+    return dict(zip(table["id"], table["label"], strict=True))
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
@@ -74,16 +103,22 @@ def build_gene_table(
     type: str = "multiclass",  # noqa: A002 - the config key's name
     min_class_size: int = 5,
     flank: int = 0,
+    label_table: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Labelled genes with split and coding-strand sequence; rare classes dropped and counted."""
+    """Labelled genes with split and coding-strand sequence; rare classes dropped and counted.
+
+    With `label: table`, labels come from `label_table`, a user's TSV with columns `id` and
+    `label` (ids are locus tags / gene ids or gene names of the annotation).
+    """
     genes = read_genes(annotation)
+    table_labels = read_label_table(label_table, genes) if label == "table" else None
     seqs = read_genome(genome)
     mapping = reconcile_contigs({g.contig for g in genes}, seqs, source=str(annotation))
     index = SplitIndex(read_splits(splits))
     dropped: Counter[str] = Counter()
     rows = []
     for gene in genes:
-        value = gene_label(gene, label)
+        value = gene_label(gene, label, table_labels)
         if value is None:
             dropped["no_label"] += 1
             continue

@@ -4,6 +4,9 @@ rule gene_labels:
         annotation=f"{RESULTS}/data/annotation",
         genome=f"{RESULTS}/data/genome",
         splits=f"{RESULTS}/preprocess/splits.tsv",
+        label_table=lambda wildcards: task_config("gene_function", wildcards.task).get(
+            "label_table", []
+        ),
     output:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
         summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
