@@ -16,6 +16,7 @@ include: "workflow/rules/labels.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/gene_function.smk"
 include: "workflow/rules/disease_risk.smk"
+include: "workflow/rules/interpret.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -23,3 +24,4 @@ rule all:
     default_target: True
     input:
         f"{RESULTS}/report.html",
+        extra_targets(),

@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ from genolm.atomic import write_text
 from genolm.errors import GenolmError
 
 FAMILIES = {"gene_function": "Gene function", "disease_risk": "Disease risk"}
-MODEL_METHODS = ("finetune", "supervised", "zeroshot")
-BASELINE_METHODS = ("kmer_lr", "majority")
+MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "probe", "supervised", "zeroshot")
+BASELINE_METHODS = ("consequence", "kmer_lr", "majority")
 HEADLINE = {"gene_function": "macro_f1", "disease_risk": "auroc"}
 METRICS = ("accuracy", "macro_f1", "mcc", "auroc", "auprc", "brier")
 SPLITS = ("train", "val", "test")
@@ -170,8 +171,13 @@ def _note(text: str) -> Block:
     return {"kind": "note", "text": text}
 
 
+def _link(text: str, anchor: str) -> dict[str, str]:
+    """A table cell that links to an anchor on the same page."""
+    return {"text": text, "href": anchor}
+
+
 def _table(columns: list[str], rows: list[list[Any]], caption: str = "", numeric: bool = True) -> Block:
-    cells = [[c if isinstance(c, str) else _fmt(c) for c in row] for row in rows]
+    cells = [[c if isinstance(c, str | dict) else _fmt(c) for c in row] for row in rows]
     return {"kind": "table", "columns": columns, "rows": cells, "caption": caption, "numeric": numeric}
 
 
@@ -183,8 +189,9 @@ def _figure(fig: go.Figure) -> Block:
     return {"kind": "figure", "fig": fig}
 
 
-def _section(anchor: str, title: str, blocks: list[Block]) -> Block:
-    return {"id": anchor, "title": title, "blocks": blocks}
+def _section(anchor: str, title: str, blocks: list[Block], links: Sequence[dict[str, str]] = ()) -> Block:
+    """A page section; `links` are its sub-anchors (one per task) listed in the navigation bar."""
+    return {"id": anchor, "title": title, "blocks": blocks, "links": list(links)}
 
 
 # --- figures ---------------------------------------------------------------------------------------
@@ -306,13 +313,14 @@ def _overview(results: Path, tasks: dict[str, dict[str, dict[str, dict]]]) -> Bl
             rows.append(
                 [
                     FAMILIES[family],
-                    task,
+                    _link(task, _slug(family, task)),
                     metric,
                     model[0] if model else "–",
                     _with_ci(model[1] if model else None),
                     base[0] if base else "–",
                     _with_ci(base[1] if base else None),
                     f"{delta:+.3f}" if delta is not None else "–",
+                    _verdict(model[1] if model else None, base[1] if base else None),
                 ]
             )
     if rows:
@@ -327,15 +335,33 @@ def _overview(results: Path, tasks: dict[str, dict[str, dict[str, dict]]]) -> Bl
                     "Best baseline",
                     "Value [95% CI]",
                     "Δ",
+                    "Verdict",
                 ],
                 rows,
-                "Headline metric on the held-out test split: best model method against best baseline.",
+                "Headline metric (higher is better) on the held-out test split: the best model method "
+                "against the best baseline, with 95% bootstrap CIs. Verdict: which is better when the two "
+                "intervals do not overlap.",
                 numeric=False,
             )
         )
     else:
         blocks.append(_note("No task metrics found in this run."))
     return _section("overview", "Overview", blocks)
+
+
+def _verdict(model: dict | None, base: dict | None) -> str:
+    """Which side wins when the two 95% CIs are disjoint; a conservative check, not a paired test."""
+    if not model or not base:
+        return "–"
+    bounds = [model.get("ci_low"), model.get("ci_high"), base.get("ci_low"), base.get("ci_high")]
+    if not all(_is_number(b) for b in bounds):
+        return "no CI"
+    m_low, m_high, b_low, b_high = bounds
+    if m_low > b_high:
+        return "model better"
+    if m_high < b_low:
+        return "baseline better"
+    return "CIs overlap"
 
 
 def _best(methods: dict[str, dict], metric: str, allowed: tuple[str, ...] | None) -> tuple[str, dict] | None:
@@ -556,12 +582,15 @@ def _family(
             blocks.extend(_gene_details(task_dir, methods))
         else:
             blocks.extend(_risk_details(task_dir, methods))
-    return _section(family, title, blocks)
+    links = [_link(task, _slug(family, task)) for task in methods_by_task]
+    return _section(family, title, blocks, links)
 
 
 def _gene_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
     blocks: list[Block] = []
-    model = methods.get("finetune")
+    best = _best(methods, "macro_f1", MODEL_METHODS)
+    name = best[0] if best else None
+    model = methods.get(name) if name else None
     if model:
         classes = [str(c) for c in model.get("classes", [])]
         if model.get("confusion"):
@@ -576,7 +605,7 @@ def _gene_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
                 )
             )
             fig.update_layout(
-                title="Confusion matrix (finetune)",
+                title=f"Confusion matrix ({name}, the best model method by macro-F1)",
                 xaxis_title="predicted",
                 yaxis_title="true",
                 yaxis_autorange="reversed",
@@ -590,7 +619,7 @@ def _gene_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
                 for c, v in per_class.items()
             ]
             blocks.append(
-                _table(["Class", "Precision", "Recall", "F1", "Support"], rows, "Per class, finetuned model.")
+                _table(["Class", "Precision", "Recall", "F1", "Support"], rows, f"Per class, {name}.")
             )
         history = model.get("history") or []
         if history:
@@ -663,10 +692,13 @@ def _risk_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
             for c in ("id", "gene", "contig", "pos", "ref", "alt", "consequence", "clnsig", "label", "score")
             if c in table
         ]
-        rows = [[_cell(v) for v in row] for row in table[columns].itertuples(index=False)]
+        rows = [
+            [str(rank), *(_cell(v) for v in row)]
+            for rank, row in enumerate(table[columns].itertuples(index=False), start=1)
+        ]
         blocks.append(
             _table(
-                columns,
+                ["#", *columns],
                 rows,
                 f"Top {TOP_VARIANTS} test variants by {best[0]} score (the model method with best AUROC).",
                 numeric=False,
@@ -675,10 +707,112 @@ def _risk_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
     return blocks
 
 
+def _interpretation(results: Path) -> Block:
+    """ISM heatmaps and gradient x input of the top zero-shot variants; the int8 compression table."""
+    blocks: list[Block] = []
+    for task_dir in sorted(p for p in (results / "interpret").glob("*") if (p / "summary.json").is_file()):
+        summary = _read_json(task_dir / "summary.json")
+        ism = _read_table(task_dir / "ism.tsv", dtype={"id": str})
+        variants = summary.get("variants", [])
+        if ism is None or not variants:
+            continue
+        blocks.append(_h3(f"Interpretation: {task_dir.name}", _slug("interpret", task_dir.name)))
+        blocks.append(
+            _p(
+                f"In-silico mutagenesis of every base within {summary.get('flank')} bp of the top "
+                f"{len(variants)} zero-shot test variants, scored like the zero-shot method (minus the "
+                "log-likelihood ratio, both strands; red = the model finds the mutation less likely, 0 at "
+                f"the reference base). Model: {summary.get('model')}. "
+                f"Gradient x input: {summary.get('gradients')}."
+            )
+        )
+        titles = [
+            f"{v['id']} {v.get('ref', '')}>{v.get('alt', '')} ({v.get('label', '?')})" for v in variants
+        ]
+        fig = make_subplots(rows=len(variants), cols=1, subplot_titles=titles, shared_xaxes=True)
+        for row, v in enumerate(variants, start=1):
+            grid = ism[ism["id"] == str(v["id"])].pivot(index="alt_base", columns="rel_pos", values="score")
+            fig.add_heatmap(
+                z=grid.to_numpy(),
+                x=grid.columns.tolist(),
+                y=grid.index.tolist(),
+                coloraxis="coloraxis",
+                hovertemplate="pos %{x}, %{y}: %{z:.3f}<extra></extra>",
+                row=row,
+                col=1,
+            )
+        fig.update_layout(
+            height=140 * len(variants) + 80,
+            coloraxis={"colorscale": "RdBu_r", "cmid": 0, "colorbar_title": "score"},
+        )
+        fig.update_xaxes(title_text="position relative to the variant (bp)", row=len(variants), col=1)
+        blocks.append(_figure(fig))
+        attr = _read_table(task_dir / "attributions.tsv", dtype={"id": str})
+        if attr is not None and len(attr):
+            grad = go.Figure()
+            for vid, part in attr.groupby("id", sort=False):
+                grad.add_scatter(x=part["rel_pos"], y=part["grad_x_input"], mode="lines+markers", name=vid)
+            grad.update_layout(
+                xaxis_title="position relative to the variant (bp)", yaxis_title="gradient x input"
+            )
+            blocks.append(_figure(grad))
+        blocks.append(
+            _table(
+                ["Variant", "Label", "Zero-shot score", "ISM score", "Strongest other position"],
+                [
+                    [
+                        str(v["id"]),
+                        str(v.get("label", "–")),
+                        v.get("score"),
+                        v.get("ism_score"),
+                        v.get("strongest_other_position"),
+                    ]
+                    for v in variants
+                ],
+                "ISM score: the variant's own entry of its matrix, recomputed (equals the zero-shot score).",
+            )
+        )
+    compress = _read_json(results / "compress" / "metrics.json")
+    if compress:
+        models = compress.get("models", {})
+        tasks = compress.get("disease_risk", {})
+        rows = [
+            [
+                name,
+                _bytes(m.get("size_bytes")),
+                m.get("sequences_per_s"),
+                m.get("test_lm", {}).get("loss"),
+                m.get("test_lm", {}).get("accuracy"),
+                *(_with_ci(t.get("auroc", {}).get(name)) for t in tasks.values()),
+            ]
+            for name, m in models.items()
+        ]
+        blocks.append(_h3("Compression", "compression"))
+        blocks.append(
+            _table(
+                ["Model", "Size", "Sequences/s (CPU)", "Test LM loss", "Test token accuracy"]
+                + [f"{t} zero-shot AUROC [95% CI]" for t in tasks],
+                rows,
+                f"{compress.get('method')}: size ratio {_fmt(compress.get('size_ratio'))}, speed-up "
+                f"{_fmt(compress.get('speedup'))} on {_fmt(compress.get('n_windows'))} test windows with "
+                f"{_fmt(compress.get('threads'))} threads; same seeded masks and test variants for both. "
+                + " ".join(
+                    f"{t}: Spearman {_fmt(v.get('spearman'))} between fp32 and int8 scores."
+                    for t, v in tasks.items()
+                ),
+            )
+        )
+    if not blocks:
+        blocks.append(_note("Not run (config keys interpret.enabled and compress.enabled)."))
+    return _section("interpretation", "Interpretation & compression", blocks)
+
+
 def _cell(value: Any) -> str:
+    if pd.isna(value):
+        return "–"
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.3f}"
-    return "–" if pd.isna(value) else str(value)
+    return str(value)
 
 
 def _provenance(results: Path, config: dict, workflow_dir: Path, generated: str) -> Block:
@@ -812,7 +946,9 @@ def _render(title: str, subtitle: str, sections: list[Block], banner: str | None
             if block["kind"] == "figure":
                 count += 1
                 fig = block.pop("fig")
-                fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50})
+                # A title above subplot titles needs more room, or the two overlap.
+                top = 90 if fig.layout.title.text and fig.layout.annotations else 50
+                fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": top, "b": 50})
                 if fig.layout.height is None:
                     fig.update_layout(height=380)
                 block["html"] = Markup(
@@ -864,6 +1000,7 @@ def build_report(
             _family(results, family, tasks[family], bool((config.get(family) or {}).get("tasks")))
             for family in FAMILIES
         ),
+        _interpretation(results),
         _provenance(results, config, Path(workflow_dir), generated),
     ]
     run = str(config.get("run") or results.name)
@@ -924,36 +1061,78 @@ def _compare_overview(runs: dict[str, Path]) -> Block:
 
 
 def _compare_pretraining(runs: dict[str, Path]) -> Block:
-    fig = go.Figure()
-    for name, path in runs.items():
+    """Train and val loss curves side by side, one colour per run in both panels."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("train loss", "val loss"), shared_yaxes=True)
+    for i, (name, path) in enumerate(runs.items()):
         log = _read_table(path / "pretrain" / "log.csv", sep=",")
-        if log is not None and {"step", "phase", "loss"} <= set(log.columns):
-            val = log[log["phase"] == "val"]
-            fig.add_scatter(x=val["step"], y=val["loss"], name=name, mode="lines+markers")
+        if log is None or not {"step", "phase", "loss"} <= set(log.columns):
+            continue
+        colour = PALETTE[i % len(PALETTE)]
+        for col, phase in enumerate(("train", "val"), start=1):
+            part = log[log["phase"] == phase]
+            fig.add_scatter(
+                x=part["step"],
+                y=part["loss"],
+                name=name,
+                legendgroup=name,
+                showlegend=col == 2,
+                line_color=colour,
+                mode="lines" if phase == "train" else "lines+markers",
+                row=1,
+                col=col,
+            )
     if not fig.data:
         return _section("pretraining", "Pretraining", [_note("No pretraining logs in these runs.")])
-    fig.update_layout(xaxis_title="step", yaxis_title="val loss", legend_title="run")
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_layout(legend_title="run")
     return _section("pretraining", "Pretraining", [_figure(fig)])
 
 
 def _compare_tasks(runs: dict[str, Path]) -> Block:
     blocks: list[Block] = []
+    links = []
     per_run = {name: {f: _tasks(path, f) for f in FAMILIES} for name, path in runs.items()}
     for family, title in FAMILIES.items():
         tasks = sorted({t for r in per_run.values() for t in r[family]})
         for task in tasks:
-            blocks.append(_h3(f"{title}: {task}", _slug(family, task)))
-            entries = [(run, m, d) for run, r in per_run.items() for m, d in r[family].get(task, {}).items()]
+            anchor = _slug(family, task)
+            links.append(_link(f"{title}: {task}", anchor))
+            blocks.append(_h3(f"{title}: {task}", anchor))
+            by_run = {run: r[family].get(task, {}) for run, r in per_run.items()}
+            blocks.append(_compare_headline(by_run, HEADLINE[family]))
+            entries = [(run, m, d) for run, methods in by_run.items() for m, d in methods.items()]
             metric_names = [m for m in METRICS if any(m in d.get("metrics", {}) for _, _, d in entries)]
+            blocks.append(_figure(_compare_bars(per_run, family, task, metric_names)))
             rows = [
                 [run, m, *(_with_ci(d.get("metrics", {}).get(k)) for k in metric_names)]
                 for run, m, d in entries
             ]
-            blocks.append(_table(["Run", "Method", *metric_names], rows))
-            blocks.append(_figure(_compare_bars(per_run, family, task, metric_names)))
+            blocks.append(_table(["Run", "Method", *metric_names], rows, "All metrics, 95% bootstrap CIs."))
     if not blocks:
         blocks.append(_note("No task metrics in these runs."))
-    return _section("tasks", "Tasks", blocks)
+    return _section("tasks", "Tasks", blocks, links)
+
+
+def _compare_headline(by_run: dict[str, dict[str, dict]], metric: str) -> Block:
+    """One row per method, one column per run; with two runs, the difference second minus first."""
+    methods = sorted({m for methods in by_run.values() for m in methods}, key=_method_rank)
+    names = list(by_run)
+    rows = []
+    for method in methods:
+        values = [by_run[run].get(method, {}).get("metrics", {}).get(metric) for run in names]
+        row = [method, _role(method), *(_with_ci(v) for v in values)]
+        if len(names) == 2:
+            a, b = (v.get("value") if v else None for v in values)
+            row.append(f"{b - a:+.3f}" if _is_number(a) and _is_number(b) else "–")
+        rows.append(row)
+    delta = [f"Δ ({names[1]} − {names[0]})"] if len(names) == 2 else []
+    return _table(
+        ["Method", "Role", *names, *delta],
+        rows,
+        f"{metric} on the held-out test split per run, 95% bootstrap CIs; runs side by side.",
+        numeric=False,
+    )
 
 
 def _compare_bars(per_run: dict, family: str, task: str, metric_names: list[str]) -> go.Figure:

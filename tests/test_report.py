@@ -40,9 +40,17 @@ def _write_json(path: Path, obj: object) -> None:
 
 
 def make_results(
-    root: Path, *, disease: bool = True, gene_task: str = "function_class", val_loss: float = 1.2
+    root: Path,
+    *,
+    disease: bool = True,
+    gene_task: str = "function_class",
+    val_loss: float = 1.2,
+    shift: float = 0.0,
 ) -> Path:
-    """A small results tree with every file the report reads, values chosen to be recognisable."""
+    """A small results tree with every file the report reads, values chosen to be recognisable.
+
+    `shift` is added to every metric, so two trees can differ by a known amount.
+    """
     rng = np.random.default_rng(0)
     _write_json(
         root / "data" / "genome.provenance.json",
@@ -150,9 +158,9 @@ def make_results(
             "dropped": {"rare_class": 7},
         },
     )
-    for method, base in (("finetune", 0.8123), ("kmer_lr", 0.7011), ("majority", 0.5)):
+    for method, base in (("finetune_full", 0.8123), ("kmer_lr", 0.7011), ("majority", 0.5)):
         d = root / "gene_function" / gene_task / method
-        _write_json(d / "metrics.json", _metrics("gene_function", method, classes, base))
+        _write_json(d / "metrics.json", _metrics("gene_function", method, classes, base + shift))
         labels = rng.choice(classes, 60)
         p = np.clip((labels == "other") * base + rng.normal(0.2, 0.2, 60), 0, 1)
         pd.DataFrame(
@@ -176,7 +184,8 @@ def make_results(
         )
         for method, base in (("zeroshot", 0.66), ("supervised", 0.74), ("kmer_lr", 0.61)):
             d = root / "disease_risk" / "clinvar_like" / method
-            _write_json(d / "metrics.json", _metrics("disease_risk", method, ["benign", "pathogenic"], base))
+            metrics = _metrics("disease_risk", method, ["benign", "pathogenic"], base + shift)
+            _write_json(d / "metrics.json", metrics)
             label = np.where(np.arange(40) % 2 == 0, "pathogenic", "benign")
             pd.DataFrame(
                 {
@@ -284,8 +293,10 @@ def test_renders_metrics_as_written_by_genolm_metrics(tmp_path):
     scores = np.column_stack([1 - np.linspace(0.1, 0.9, 40), np.linspace(0.1, 0.9, 40)])
     metrics = classification_metrics(y, scores, ["enzyme", "other"], n_boot=20)
     metrics["metrics"]["auprc"]["value"] = float("nan")
-    path = results / "gene_function" / "function_class" / "finetune" / "metrics.json"
-    path.write_text(json.dumps({"family": "gene_function", "method": "finetune", "n_train": 10, **metrics}))
+    path = results / "gene_function" / "function_class" / "finetune_full" / "metrics.json"
+    path.write_text(
+        json.dumps({"family": "gene_function", "method": "finetune_full", "n_train": 10, **metrics})
+    )
     build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
     text = _without_scripts((tmp_path / "r.html").read_text())
     f1 = metrics["metrics"]["macro_f1"]
@@ -317,3 +328,77 @@ def test_compare_runs_names_both_runs(tmp_path):
 def test_compare_runs_needs_two(tmp_path):
     with pytest.raises(GenolmError, match="at least two"):
         compare_runs([make_results(tmp_path / "only")], tmp_path / "c.html")
+
+
+def _section(html: str, anchor: str) -> str:
+    return re.search(rf'<section id="{anchor}">(.*?)</section>', html, flags=re.S).group(1)
+
+
+def test_overview_links_tasks_and_gives_a_verdict(tmp_path):
+    results = make_results(tmp_path / "results")
+    path = results / "disease_risk" / "clinvar_like" / "kmer_lr" / "metrics.json"
+    path.write_text(json.dumps(_metrics("disease_risk", "kmer_lr", ["benign", "pathogenic"], 0.95)))
+    build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    html = (tmp_path / "r.html").read_text()
+    overview = _without_scripts(_section(html, "overview"))
+    # finetune 0.812 [0.762, 0.862] vs kmer_lr 0.701 [0.651, 0.751]: disjoint, model ahead.
+    gene_row = re.search(r"<tr><td>Gene function</td>.*?</tr>", overview, flags=re.S).group(0)
+    assert '<a href="#gene_function-function_class">function_class</a>' in gene_row
+    assert "<td>model better</td>" in gene_row
+    # supervised 0.740 [0.690, 0.790] vs kmer_lr 0.950 [0.900, 1.000]: disjoint, baseline ahead.
+    risk_row = re.search(r"<tr><td>Disease risk</td>.*?</tr>", overview, flags=re.S).group(0)
+    assert "<td>baseline better</td>" in risk_row and "<td>-0.210</td>" in risk_row
+    nav = re.search(r"<nav>(.*?)</nav>", html, flags=re.S).group(1)
+    for anchor in ("gene_function-function_class", "disease_risk-clinvar_like"):
+        assert f'href="#{anchor}"' in nav
+        assert f'<h3 id="{anchor}">' in html
+
+
+def test_top_variants_are_ranked_and_missing_genes_show_a_dash(tmp_path):
+    results = make_results(tmp_path / "results")
+    path = results / "disease_risk" / "clinvar_like" / "supervised" / "scores.tsv"
+    scores = pd.read_csv(path, sep="\t")
+    scores["score"] = np.arange(len(scores), dtype=float)  # v39 scores highest
+    scores.loc[scores["id"] == "v39", "gene"] = np.nan
+    scores.to_csv(path, sep="\t", index=False)
+    build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    section = _without_scripts(_section((tmp_path / "r.html").read_text(), "disease_risk"))
+    table = section[section.index("<th>#</th>") :]
+    ranked = re.findall(r"<tr><td>(\d+)</td><td>(v\d+)</td><td>([^<]*)</td>", table)
+    assert ranked[:3] == [("1", "v39", "–"), ("2", "v38", "geneX"), ("3", "v37", "geneX")]
+    assert len(ranked) == 20
+    assert ">nan<" not in section
+
+
+def test_cli_compare_puts_runs_side_by_side(tmp_path):
+    from genolm.cli import main
+
+    make_results(tmp_path / "run_alpha", val_loss=1.1)
+    make_results(tmp_path / "run_beta", val_loss=0.9, shift=0.05)
+    out = tmp_path / "compare.html"
+    assert main(["compare", str(tmp_path / "run_alpha"), str(tmp_path / "run_beta"), "-o", str(out)]) == 0
+    html = out.read_text()
+    tasks = _without_scripts(_section(html, "tasks"))
+    header = (
+        "<th>Method</th><th>Role</th><th>run_alpha</th><th>run_beta</th><th>Δ (run_beta − run_alpha)</th>"
+    )
+    assert header in tasks
+    # finetune_full macro F1 0.812 vs 0.862 in one row, with the difference.
+    assert (
+        "<td>finetune_full</td><td>model</td><td>0.812 [0.762, 0.862]</td>"
+        "<td>0.862 [0.812, 0.912]</td><td>+0.050</td>" in tasks
+    )
+    assert '<h3 id="disease_risk-clinvar_like">' in tasks
+    # Train and val loss panels, one trace per run in each.
+    curves = re.findall(r'"legendgroup":"(run_alpha|run_beta)"', _section(html, "pretraining"))
+    assert sorted(curves) == ["run_alpha"] * 2 + ["run_beta"] * 2
+
+
+def test_cli_compare_error_is_one_line(tmp_path, capsys):
+    from genolm.cli import main
+
+    run = make_results(tmp_path / "only")
+    assert main(["compare", str(run), "-o", str(tmp_path / "c.html")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "genolm: error: compare: need at least two run directories, got 1"
+    assert not (tmp_path / "c.html").exists()

@@ -37,7 +37,12 @@ rule gene_baseline:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
     output:
         predictions=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
-        metrics=f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
+        metrics=report(
+            f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
+            caption="../report/gene_function.rst",
+            category="Gene function",
+            subcategory="{task}",
+        ),
     log:
         f"{RESULTS}/logs/gene_function/{{task}}_{{method}}.log",
     benchmark:

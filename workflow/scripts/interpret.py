@@ -1,0 +1,17 @@
+from genolm.interpret import interpret_variants
+from genolm.logs import run_step
+
+run_step(
+    interpret_variants,
+    snakemake.log[0],
+    table_tsv=snakemake.input.table,
+    scores_tsv=snakemake.input.scores,
+    model_dir=snakemake.input.model,
+    ism_tsv=snakemake.output.ism_tsv,
+    ism_npz=snakemake.output.ism_npz,
+    attributions_tsv=snakemake.output.attributions,
+    summary_json=snakemake.output.summary,
+    top_variants=snakemake.params.top_variants,
+    flank=snakemake.params.flank,
+    threads=snakemake.threads,
+)
