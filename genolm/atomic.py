@@ -28,14 +28,27 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+            # Move the old directory aside before renaming the new one in, so a kill between the two
+            # renames leaves the old one recoverable at `previous_path(path)`, never neither.
+            backup = previous_path(path)
+            shutil.rmtree(backup, ignore_errors=True)
+            os.replace(path, backup)
+            os.replace(tmp, path)
+            shutil.rmtree(backup)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def previous_path(path: str | os.PathLike) -> Path:
+    """Where `atomic_path` keeps a directory's previous version while swapping in the new one."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.previous")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -24,6 +24,43 @@ def _cmd_score_variants(args: argparse.Namespace) -> None:
     score_vcf(args.model, args.vcf, args.genome, args.output, window=args.window)
 
 
+def _cmd_embed(args: argparse.Namespace) -> None:
+    from genolm.inference import embed, load_pretrained
+    from genolm.io.fasta import decode, iter_fasta
+
+    records = [(name, decode(codes)) for name, codes in iter_fasta(args.fasta)]
+    vectors = embed(load_pretrained(args.model), [seq for _, seq in records], max_chunks=args.max_chunks)
+    write_embeddings([name for name, _ in records], vectors, args.output)
+
+
+def write_embeddings(ids: list[str], vectors, path: str) -> None:
+    """`.npy`: the (records, hidden) float32 matrix in FASTA order; `.tsv`: id then e0, e1, ... per record."""
+    import numpy as np
+    import pandas as pd
+
+    from genolm.atomic import atomic_path
+
+    if path.endswith(".npy"):
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(vectors, dtype=np.float32))
+    elif path.endswith(".tsv"):
+        table = pd.DataFrame(vectors, columns=[f"e{i}" for i in range(vectors.shape[1])])
+        table.insert(0, "id", ids)
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    else:
+        raise GenolmError(f"{path}: expected an output ending in .npy or .tsv")
+
+
+def _cmd_risk(args: argparse.Namespace) -> None:
+    from genolm.risk import individual_risk
+
+    metrics = args.metrics or (
+        str(args.output).removesuffix(".tsv") + ".metrics.json" if args.labels else None
+    )
+    individual_risk(args.scores, args.genotypes, args.output, labels_tsv=args.labels, metrics_json=metrics)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genolm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +77,25 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--window", type=int, default=128, help="bases around each variant (default 128)")
     score.add_argument("-o", "--output", required=True, help="TSV to write: id, contig, pos, ref, alt, score")
     score.set_defaults(func=_cmd_score_variants)
+
+    emb = sub.add_parser("embed", help="mean-pooled embedding of every FASTA record")
+    emb.add_argument("--model", required=True, help="model directory (results/<run>/pretrain/model)")
+    emb.add_argument("--fasta", required=True, help="FASTA (plain or gzipped), one embedding per record")
+    emb.add_argument("--max-chunks", type=int, default=8, help="windows pooled per record (default 8)")
+    emb.add_argument("-o", "--output", required=True, help=".npy (matrix, FASTA order) or .tsv (id, e0, ...)")
+    emb.set_defaults(func=_cmd_embed)
+
+    risk = sub.add_parser(
+        "risk", help="per-sample risk: dosage-weighted sum and max of carried variant scores"
+    )
+    risk.add_argument("--scores", required=True, help="scores TSV (contig, pos, ref, alt, score)")
+    risk.add_argument("--genotypes", required=True, help="multi-sample VCF with GT")
+    risk.add_argument("--labels", help="TSV with columns sample, label (case/control or 1/0): adds AUROC")
+    risk.add_argument(
+        "--metrics", help="metrics JSON to write (default: <output>.metrics.json with --labels)"
+    )
+    risk.add_argument("-o", "--output", required=True, help="TSV to write, one row per sample")
+    risk.set_defaults(func=_cmd_risk)
 
     args = parser.parse_args(argv)
     setup_logging()

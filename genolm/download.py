@@ -6,7 +6,9 @@ into URLs and checksums and calls `fetch`.
 
 from __future__ import annotations
 
+import errno
 import ftplib
+import functools
 import hashlib
 import json
 import logging
@@ -34,6 +36,7 @@ ALLOWED_SCHEMES = ("http", "https", "ftp", "file")
 CHUNK = 1 << 20
 _HASH_CHUNK = 1 << 22
 _MAX_SLEEP = 60.0
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 class NotFoundError(GenolmError):
@@ -54,6 +57,25 @@ _RETRYABLE = (
 )
 
 
+def _disk_errors_in_one_line(func):
+    """Out-of-space, quota and read-only errors while writing become one GenolmError naming the target."""
+
+    @functools.wraps(func)
+    def wrapper(url: str, dest: str | os.PathLike, **kwargs):
+        try:
+            return func(url, dest, **kwargs)
+        except OSError as exc:
+            if exc.errno not in _DISK_ERRNOS:
+                raise
+            where = kwargs.get("cache_dir") or Path(dest).parent
+            raise GenolmError(
+                f"{url}: cannot write {dest} ({os.strerror(exc.errno)}); free space in {where} and rerun"
+            ) from exc
+
+    return wrapper
+
+
+@_disk_errors_in_one_line
 def fetch(
     url: str,
     dest: str | os.PathLike,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,18 @@ def load_model(
     path = Path(path)
     if not (path / "config.json").is_file():
         raise GenolmError(f"{path}: not a model directory (no config.json)")
-    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
+    try:
+        raw = json.loads((path / "config.json").read_text())
+        if "auto_map" in raw and not trust_remote_code:
+            # transformers would silently fall back to its built-in class for a known model_type.
+            raise GenolmError(
+                f"{path}/config.json: auto_map asks to run the model's own Python code; refused because "
+                "trust_remote_code is off"
+            )
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
+    except (OSError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise GenolmError(f"{path}/config.json: not a loadable model config ({first})") from err
     family = family or config.model_type
     auto = AutoModelForMaskedLM if objective(config.model_type) == "mlm" else AutoModelForCausalLM
     if config.model_type != family:

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import shutil
 import signal
 import time
@@ -31,7 +32,7 @@ from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from genolm.atomic import atomic_path, write_json, write_text
+from genolm.atomic import atomic_path, previous_path, write_json, write_text
 from genolm.errors import GenolmError
 from genolm.models import (
     build_config,
@@ -345,7 +346,7 @@ def load_checkpoint(path: Path, model, optimizer) -> tuple[int, list[dict]]:
         load_safetensors_model(model, str(path / "model.safetensors"))
         if optimizer is not None:
             optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    except (RuntimeError, ValueError, SafetensorError) as err:
+    except (RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise GenolmError(
             f"{path}: checkpoint does not fit the configured model ({first}); delete it to start afresh"
@@ -471,6 +472,8 @@ def train(
     step, history = 0, []
     latest, best_dir = checkpoint_dir / "latest", checkpoint_dir / "best"
     fingerprint = run_fingerprint(settings, train_windows, val, tokenizer)
+    if not latest.is_dir() and previous_path(latest).is_dir() and rt.rank == 0:
+        os.replace(previous_path(latest), latest)  # killed while swapping checkpoints: take the last one
     if latest.is_dir() and checkpoint_fingerprint(latest) != fingerprint:
         if rt.rank == 0:
             LOG.warning("%s was written for other settings or data; starting afresh", latest)

@@ -14,6 +14,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
+def pytest_addoption(parser):
+    """`--fuzz-examples N`: examples per reader in tests/test_fuzz.py (else GENOLM_FUZZ_EXAMPLES or 50)."""
+    parser.addoption("--fuzz-examples", type=int, default=None, help="hypothesis examples per fuzzed reader")
+
+
 def shared_data(name: str) -> Path:
     """A folder of ../shared/data; skipped when absent locally, a failure in CI."""
     path = SHARED_DATA / name
@@ -25,12 +30,15 @@ def shared_data(name: str) -> Path:
 
 
 def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1500):
-    """Run the real `snakemake` command on this workflow in `workdir`."""
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    """Run the real `snakemake` command on this workflow in `workdir`.
+
+    `args` (options and targets) come before `--configfile`, whose list would otherwise swallow targets.
+    """
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"

@@ -267,7 +267,7 @@ def test_causal_lm_runs_through_the_workflow(tmp_path):
     results = tmp_path / "results" / "mini"
     target = "results/mini/disease_risk/clinvar_like/zeroshot/metrics.json"
     # "--" ends --configfile's list, so the target is not read as a config file.
-    run_snakemake(tmp_path, "--", target, configfiles=[REPO / ".test" / "config.yaml", tmp_path / "clm.yaml"])
+    run_snakemake(tmp_path, target, configfiles=[REPO / ".test" / "config.yaml", tmp_path / "clm.yaml"])
     model_dir = results / "pretrain" / "model"
     assert json.loads((model_dir / "genolm.json").read_text())["objective"] == "clm"
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)

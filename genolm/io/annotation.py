@@ -359,6 +359,11 @@ def _read_genbank(path: str) -> list[Gene]:
         with open_text(path) as fh:
             for record in SeqIO.parse(fh, "genbank"):
                 records += 1
+                unreadable = next((f for f in record.features if f.location is None), None)
+                if unreadable is not None:  # Biopython warns and leaves None for a location it cannot parse
+                    raise GenolmError(
+                        f"{path}: record {record.id}: a {unreadable.type} feature has an unreadable location"
+                    )
                 genes.extend(_genbank_record_genes(record))
     except ValueError as exc:
         raise GenolmError(f"{path}: malformed GenBank file ({str(exc).splitlines()[0]})") from exc

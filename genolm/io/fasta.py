@@ -69,9 +69,44 @@ def open_binary(path: str | os.PathLike) -> BinaryIO:
         raise GenolmError(f"{path}: cannot open ({exc.strerror or exc})") from exc
 
 
+class _CheckedText(io.TextIOWrapper):
+    """UTF-8 text; a decoding error becomes a GenolmError naming file and line (iteration calls readline)."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(open_binary(path), encoding="utf-8-sig", newline=None)
+        self._path = os.fspath(path)
+
+    def readline(self, size: int = -1) -> str:
+        try:
+            return super().readline(size)
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from exc
+
+    def read(self, size: int | None = -1) -> str:
+        try:
+            return super().read(size)
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from exc
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> GenolmError:
+        """Slow path, only on error: rescan the raw lines for the first that is not UTF-8."""
+        with open_binary(self._path) as fh:
+            lineno = next((n for n, line in enumerate(fh, 1) if not _is_utf8(line)), 0)
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        return GenolmError(f"{self._path}:{lineno}: not UTF-8 text (byte 0x{byte}); expected ASCII or UTF-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def open_text(path: str | os.PathLike) -> TextIO:
     """Open a plain, gzip or bgzip text file; CRLF line ends and a UTF-8 BOM are tolerated."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline=None)
+    return _CheckedText(path)
 
 
 def encode(seq: str | bytes) -> np.ndarray:
@@ -163,6 +198,8 @@ def _header_name(path: str, lineno: int, line: bytes, seen: set[str]) -> str:
     words = line[1:].split()
     if not words:
         raise GenolmError(f"{path}:{lineno}: FASTA header has no name")
+    if b"\r" in line.rstrip(b"\r\n"):
+        raise GenolmError(f"{path}:{lineno}: lines end in CR alone (old Mac style); convert them to LF")
     name = words[0].decode("utf-8", errors="replace")
     if name in seen:
         raise GenolmError(f"{path}:{lineno}: duplicate contig name {name!r}")

@@ -13,6 +13,7 @@ import numpy as np
 import pysam
 
 from genolm.errors import GenolmError
+from genolm.io.fasta import open_binary
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,20 @@ def _open(path: str) -> Iterator[pysam.VariantFile]:
     with fh:
         try:
             vf = pysam.VariantFile(fh)
-        except (OSError, ValueError) as exc:
-            raise GenolmError(f"{path}: not a readable VCF/BCF file ({exc})") from exc
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: pysam's own error path on some bytes
+            raise GenolmError(f"{path}: not a readable VCF/BCF file ({_unreadable(path, exc)})") from exc
         with vf:
             yield vf
+
+
+def _unreadable(path: str, exc: Exception) -> str:
+    """Why htslib refused the file, in words (its own message shows a Python file object)."""
+    with open_binary(path) as fh:
+        if fh.read(3) == b"\xef\xbb\xbf":
+            return "it starts with a UTF-8 byte-order mark, which htslib cannot read; remove it"
+    if isinstance(exc, TypeError) or "is it VCF/BCF format" in str(exc):
+        return "unrecognised format; expected text starting with '##fileformat=VCF' or BCF"
+    return str(exc)
 
 
 def _skip_reason(ref: str, alt: str | None) -> str | None:

@@ -40,12 +40,14 @@ def task_config(family, task):
 
 
 GENE_TASKS = list(config["gene_function"]["tasks"])
+# Tasks given as a benchmark's CSV files (csv: {train, dev, test}) need no genome annotation.
+CSV_GENE_TASKS = [t for t in GENE_TASKS if "csv" in config["gene_function"]["tasks"][t]]
 VARIANT_TASKS = list(config["disease_risk"]["tasks"])
 if VARIANT_TASKS and "variants" not in config["sources"]:
     sys.exit(
         "genolm config error at 'sources.variants': disease_risk tasks need a variants source"
     )
-if GENE_TASKS and "annotation" not in config["sources"]:
+if set(GENE_TASKS) - set(CSV_GENE_TASKS) and "annotation" not in config["sources"]:
     sys.exit(
         "genolm config error at 'sources.annotation': gene_function tasks need an annotation source"
     )
@@ -99,3 +101,17 @@ def variant_model(wildcards):
 def variant_annotation(wildcards):
     """The annotation, when configured, gives each variant its consequence and position in the gene."""
     return [f"{RESULTS}/data/annotation"] if "annotation" in config["sources"] else []
+
+
+def extra_targets():
+    """Optional analyses enabled in config: interpretation of disease-risk variants, int8 compression."""
+    targets = []
+    if config["interpret"]["enabled"]:
+        targets += expand(
+            f"{RESULTS}/interpret/{{task}}/{{name}}",
+            task=VARIANT_TASKS,
+            name=["ism.tsv", "ism.npz", "attributions.tsv", "summary.json"],
+        )
+    if config["compress"]["enabled"]:
+        targets.append(f"{RESULTS}/compress/metrics.json")
+    return targets

@@ -1,3 +1,13 @@
+import re
+
+# Which rule writes labels/genes/<task>.tsv: CSV tasks come from their files, the others from the
+# annotation ("(?!)" never matches, for when a group is empty).
+ANNOTATION_TASK_PATTERN = (
+    "|".join(re.escape(t) for t in GENE_TASKS if t not in CSV_GENE_TASKS) or "(?!)"
+)
+CSV_TASK_PATTERN = "|".join(map(re.escape, CSV_GENE_TASKS)) or "(?!)"
+
+
 rule gene_labels:
     """Labelled genes of one gene-function task, with split and coding-strand sequence."""
     input:
@@ -14,6 +24,8 @@ rule gene_labels:
         f"{RESULTS}/logs/labels/genes_{{task}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/labels/genes_{{task}}.tsv"
+    wildcard_constraints:
+        task=ANNOTATION_TASK_PATTERN,
     conda:
         ENVS / "data.yaml"
     threads: 1
@@ -24,6 +36,35 @@ rule gene_labels:
         task=lambda wildcards: task_config("gene_function", wildcards.task),
     script:
         "../scripts/gene_labels.py"
+
+
+rule csv_labels:
+    """A gene-function task from a community benchmark's train/dev/test CSVs (GUE, Genomic Benchmarks)."""
+    input:
+        # Named train, dev and test: the task's csv mapping itself.
+        unpack(lambda wildcards: task_config("gene_function", wildcards.task)["csv"]),
+    output:
+        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
+    log:
+        f"{RESULTS}/logs/labels/genes_{{task}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/labels/genes_{{task}}.tsv"
+    wildcard_constraints:
+        task=CSV_TASK_PATTERN,
+    conda:
+        ENVS / "data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
+        min_class_size=lambda wildcards: task_config("gene_function", wildcards.task)[
+            "min_class_size"
+        ],
+    script:
+        "../scripts/csv_labels.py"
 
 
 rule variant_labels:

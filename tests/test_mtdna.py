@@ -1,0 +1,83 @@
+"""config/mtdna.yaml end to end on the real rCRS + ClinVar mtDNA SNVs, shrunk to a CI-sized run."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, run_snakemake, shared_data
+
+pytestmark = pytest.mark.workflow
+METHODS = ("zeroshot", "supervised", "kmer_lr")
+
+
+@pytest.fixture(scope="module")
+def mtdna_run(tmp_path_factory):
+    """config/mtdna.yaml with the real files and ~30 pretraining steps; returns its results folder."""
+    data = shared_data("clinvar_mtdna")
+    workdir = tmp_path_factory.mktemp("mtdna")
+    small = workdir / "ci.yaml"
+    small.write_text(
+        yaml.safe_dump(
+            {
+                "run": "mtdna_ci",
+                "sources": {
+                    "genome": {"path": str(data / "NC_012920.1.fa.gz")},
+                    "variants": {"path": str(data / "clinvar_MT_2022-05-25.vcf.gz")},
+                },
+                "preprocess": {"stride": 64},
+                "model": {"dropout": 0.0},
+                "pretrain": {
+                    "max_steps": 30,
+                    "batch_size": 16,
+                    "warmup_steps": 5,
+                    "eval_every": 15,
+                    "eval_batches": 2,
+                    "checkpoint_every": 15,
+                },
+                # Half the variant window halves the embedding time of the supervised method.
+                "disease_risk": {"tasks": {"clinvar_mt": {"window": 64}}},
+            }
+        )
+    )
+    results = workdir / "results" / "mtdna_ci"
+    targets = [f"results/mtdna_ci/disease_risk/clinvar_mt/{m}/metrics.json" for m in METHODS]
+    # An option ends --configfile's file list (run_snakemake puts the files before these args).
+    run_snakemake(workdir, *targets, configfiles=[REPO / "config" / "mtdna.yaml", small])
+    return results
+
+
+def test_variant_table_counts(mtdna_run):
+    summary = json.loads((mtdna_run / "labels" / "variants" / "clinvar_mt.summary.json").read_text())
+    table = pd.read_csv(mtdna_run / "labels" / "variants" / "clinvar_mt.tsv", sep="\t")
+    # The file holds 255 P/LP and 1,430 B/LB SNVs (README of the data); only windows that would leave
+    # a split block or the contig are set aside, and they are counted.
+    left_out = summary["dropped"].get("outside_split_blocks", 0) + summary["dropped"].get(
+        "window_off_contig", 0
+    )
+    assert len(table) + left_out == 255 + 1430
+    assert summary["dropped"]["alt_equals_ref"] == 1
+    assert summary["classes"] == {
+        "benign": int((table["label"] == 0).sum()),
+        "pathogenic": int((table["label"] == 1).sum()),
+    }
+    assert 0 < left_out < 0.2 * (255 + 1430)  # 64-base windows in 1,000-base blocks: ~6% expected
+    assert set(table["split"]) == {"train", "val", "test"}
+    assert (table["ref_window"].str.len() == 64).all()
+    assert (table["ref_window"].str[32] == table["ref"]).all()
+
+
+def test_every_method_scores_the_same_test_rows(mtdna_run):
+    table = pd.read_csv(mtdna_run / "labels" / "variants" / "clinvar_mt.tsv", sep="\t")
+    test_ids = sorted(table.loc[table["split"] == "test", "id"].astype(str))
+    for method in METHODS:
+        folder = mtdna_run / "disease_risk" / "clinvar_mt" / method
+        metrics = json.loads((folder / "metrics.json").read_text())
+        scores = pd.read_csv(folder / "scores.tsv", sep="\t")
+        assert sorted(scores["id"].astype(str)) == test_ids
+        assert metrics["n"] == len(test_ids) and metrics["method"] == method
+        auroc = metrics["metrics"]["auroc"]
+        assert 0 <= auroc["ci_low"] <= auroc["value"] <= auroc["ci_high"] <= 1
+    assert not (mtdna_run / "disease_risk" / "clinvar_mt" / "consequence").exists()
