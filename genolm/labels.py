@@ -135,21 +135,33 @@ def build_gene_table(
     table = pd.DataFrame(
         rows, columns=["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
     )
+    what = f"{annotation} ({label})"
+    table = finish_gene_table(table, dropped, what, type, min_class_size, out_tsv, summary_json)
+    LOG.info("%s: %d labelled genes; dropped %s", annotation, len(table), dict(dropped))
+    return table
+
+
+def finish_gene_table(
+    table: pd.DataFrame,
+    dropped: Counter,
+    what: str,
+    task_type: str,
+    min_class_size: int,
+    out_tsv: str | Path,
+    summary_json: str | Path,
+) -> pd.DataFrame:
+    """Drop rare classes (counted), refuse untrainable tasks, and write the table and its summary."""
     counts = table["label"].value_counts()
     rare = sorted(counts[counts < min_class_size].index)
     if rare:
         dropped["rare_class"] += int(table["label"].isin(rare).sum())
-        LOG.warning("%s: dropped classes with < %d genes: %s", annotation, min_class_size, ", ".join(rare))
+        LOG.warning("%s: dropped classes with < %d rows: %s", what, min_class_size, ", ".join(rare))
         table = table[~table["label"].isin(rare)]
-    check_classes(table, f"{annotation} ({label})")
-    if type == "binary" and table["label"].nunique() != 2:
-        raise GenolmError(
-            f"{annotation} ({label}): a binary task needs exactly 2 classes, got {table['label'].nunique()}"
-        )
+    check_classes(table, what)
+    if task_type == "binary" and table["label"].nunique() != 2:
+        raise GenolmError(f"{what}: a binary task needs exactly 2 classes, got {table['label'].nunique()}")
     write_table(table, out_tsv)
-    summary = class_summary(table, dropped)
-    write_json(summary_json, summary)
-    LOG.info("%s: %d labelled genes; dropped %s", annotation, len(table), dict(dropped))
+    write_json(summary_json, class_summary(table, dropped))
     return table
 
 
@@ -385,18 +397,7 @@ def build_csv_gene_table(
         )
     table = pd.concat([read_benchmark_csv(p, CSV_SPLITS[s]) for s, p in paths.items()], ignore_index=True)
     dropped: Counter[str] = Counter()
-    counts = table["label"].value_counts()
-    rare = sorted(counts[counts < min_class_size].index)
-    if rare:
-        dropped["rare_class"] += int(table["label"].isin(rare).sum())
-        LOG.warning("%s: dropped classes with < %d rows: %s", train, min_class_size, ", ".join(rare))
-        table = table[~table["label"].isin(rare)]
-    check_classes(table, f"{train} (csv task)")
-    if type == "binary" and table["label"].nunique() != 2:
-        raise GenolmError(
-            f"{train} (csv task): a binary task needs exactly 2 classes, got {table['label'].nunique()}"
-        )
-    write_table(table, out_tsv)
-    write_json(summary_json, class_summary(table, dropped))
+    what = f"{train} (csv task)"
+    table = finish_gene_table(table, dropped, what, type, min_class_size, out_tsv, summary_json)
     LOG.info("%s, %s, %s: %d labelled sequences; dropped %s", train, dev, test, len(table), dict(dropped))
     return table
