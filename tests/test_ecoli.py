@@ -71,11 +71,14 @@ def test_ec_class_table_from_genbank(ecoli_run):
 
 
 def test_model_and_baselines_on_the_same_test_genes(ecoli_run):
+    task_dir = ecoli_run / "gene_function" / "ec_class"
+    methods = {p.name for p in task_dir.iterdir()}
+    assert {"probe", "finetune_full", "kmer_lr", "majority"} <= methods, methods
     ids = set()
-    for method in ("finetune", "kmer_lr", "majority"):
-        pred = pd.read_csv(ecoli_run / "gene_function" / "ec_class" / method / "predictions.tsv", sep="\t")
+    for method in methods:
+        pred = pd.read_csv(task_dir / method / "predictions.tsv", sep="\t")
         ids.add(tuple(pred["id"]))
-        metrics = json.loads((ecoli_run / "gene_function" / "ec_class" / method / "metrics.json").read_text())
+        metrics = json.loads((task_dir / method / "metrics.json").read_text())
         assert metrics["n"] == len(pred) > 100
         assert 0 <= metrics["metrics"]["macro_f1"]["value"] <= 1
     assert len(ids) == 1
