@@ -774,13 +774,14 @@ def _interpretation(results: Path) -> Block:
         )
     compress = _read_json(results / "compress" / "metrics.json")
     if compress:
+        timing = _read_json(results / "compress" / "timing.json") or {}
         models = compress.get("models", {})
         tasks = compress.get("disease_risk", {})
         rows = [
             [
                 name,
                 _bytes(m.get("size_bytes")),
-                m.get("sequences_per_s"),
+                timing.get("sequences_per_s", {}).get(name),
                 m.get("test_lm", {}).get("loss"),
                 m.get("test_lm", {}).get("accuracy"),
                 *(_with_ci(t.get("auroc", {}).get(name)) for t in tasks.values()),
@@ -794,8 +795,8 @@ def _interpretation(results: Path) -> Block:
                 + [f"{t} zero-shot AUROC [95% CI]" for t in tasks],
                 rows,
                 f"{compress.get('method')}: size ratio {_fmt(compress.get('size_ratio'))}, speed-up "
-                f"{_fmt(compress.get('speedup'))} on {_fmt(compress.get('n_windows'))} test windows with "
-                f"{_fmt(compress.get('threads'))} threads; same seeded masks and test variants for both. "
+                f"{_fmt(timing.get('speedup'))} on {_fmt(compress.get('n_windows'))} test windows with "
+                f"{_fmt(timing.get('threads'))} threads; same seeded masks and test variants for both. "
                 + " ".join(
                     f"{t}: Spearman {_fmt(v.get('spearman'))} between fp32 and int8 scores."
                     for t, v in tasks.items()

@@ -64,23 +64,32 @@ def test_compress_model_writes_comparable_measurements(tmp_path):
         model_dir,
         tmp_path / "test.npy",
         tmp_path / "metrics.json",
+        tmp_path / "timing.json",
         variant_tables={"task": tmp_path / "task.tsv"},
         max_windows=24,
         seed=3,
     )
-    assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(out))
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert {**json.loads((tmp_path / "metrics.json").read_text()), "timing": timing} == json.loads(
+        json.dumps(out)
+    )
     assert out["n_windows"] == 24
     fp32, int8 = out["models"]["fp32"], out["models"]["int8"]
     assert (
         out["size_ratio"] == pytest.approx(int8["size_bytes"] / fp32["size_bytes"]) and out["size_ratio"] < 1
     )
-    assert fp32["sequences_per_s"] > 0 and int8["sequences_per_s"] > 0
+    assert timing["sequences_per_s"]["fp32"] > 0 and timing["sequences_per_s"]["int8"] > 0
+    assert timing["speedup"] == pytest.approx(
+        timing["sequences_per_s"]["int8"] / timing["sequences_per_s"]["fp32"]
+    )
     assert int8["test_lm"]["loss"] == pytest.approx(fp32["test_lm"]["loss"], abs=0.05)
     task = out["disease_risk"]["task"]
     assert task["n"] == 30 and 0 <= task["auroc"]["int8"]["value"] <= 1
     assert task["spearman"] > 0.5 and task["max_abs_score_diff"] >= 0
     # Seeded masks: a rerun gives the same loss, so fp32 and int8 are compared on identical masks.
-    again = compress_model(model_dir, tmp_path / "test.npy", tmp_path / "m2.json", max_windows=24, seed=3)
+    again = compress_model(
+        model_dir, tmp_path / "test.npy", tmp_path / "m2.json", tmp_path / "t2.json", max_windows=24, seed=3
+    )
     assert again["models"]["fp32"]["test_lm"] == fp32["test_lm"] and again["disease_risk"] == {}
 
 

@@ -113,5 +113,5 @@ def extra_targets():
             name=["ism.tsv", "ism.npz", "attributions.tsv", "summary.json"],
         )
     if config["compress"]["enabled"]:
-        targets.append(f"{RESULTS}/compress/metrics.json")
+        targets += [f"{RESULTS}/compress/metrics.json", f"{RESULTS}/compress/timing.json"]
     return targets

@@ -34,6 +34,7 @@ rule compress:
         tables=expand(f"{RESULTS}/labels/variants/{{task}}.tsv", task=VARIANT_TASKS),
     output:
         metrics=f"{RESULTS}/compress/metrics.json",
+        timing=f"{RESULTS}/compress/timing.json",
     log:
         f"{RESULTS}/logs/compress.log",
     benchmark:
