@@ -113,5 +113,8 @@ def extra_targets():
             name=["ism.tsv", "ism.npz", "attributions.tsv", "summary.json"],
         )
     if config["compress"]["enabled"]:
-        targets += [f"{RESULTS}/compress/metrics.json", f"{RESULTS}/compress/timing.json"]
+        targets += [
+            f"{RESULTS}/compress/metrics.json",
+            f"{RESULTS}/compress/timing.json",
+        ]
     return targets
