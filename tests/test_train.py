@@ -142,6 +142,21 @@ class _Killed(BaseException):
     """Stands in for SIGKILL: nothing in the loop may catch it."""
 
 
+def _killed_after_checkpoint(monkeypatch, data: Path, out: Path, settings: PretrainSettings, at_step: int):
+    """Train until the checkpoint of `at_step` is on disk, then die as a SIGKILLed job would."""
+    real_save = train_mod.save_checkpoint
+
+    def save_then_die(path, model, optimizer, step, history, fingerprint):
+        real_save(path, model, optimizer, step, history, fingerprint)
+        if step == at_step:
+            raise _Killed
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_die)
+    with pytest.raises(_Killed):
+        _run(data, out, settings)
+    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+
+
 def test_resume_after_sigterm_or_kill_is_exact(data, tmp_path, monkeypatch):
     full = _run(data, tmp_path / "full", BASE)
 
@@ -159,17 +174,7 @@ def test_resume_after_sigterm_or_kill_is_exact(data, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "term/checkpoints/latest/state.json").read_text())["step"] == 5
     monkeypatch.setattr(train_mod, "batch_indices", real_indices)
 
-    real_save = train_mod.save_checkpoint
-
-    def killed_after_step_6(path, model, optimizer, step, history, fingerprint):
-        real_save(path, model, optimizer, step, history, fingerprint)
-        if step == 6:
-            raise _Killed
-
-    monkeypatch.setattr(train_mod, "save_checkpoint", killed_after_step_6)
-    with pytest.raises(_Killed):
-        _run(data, tmp_path / "kill", BASE)
-    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    _killed_after_checkpoint(monkeypatch, data, tmp_path / "kill", BASE, at_step=6)
 
     for name in ("term", "kill"):
         resumed = _run(data, tmp_path / name, BASE)
@@ -181,17 +186,7 @@ def test_resume_after_sigterm_or_kill_is_exact(data, tmp_path, monkeypatch):
 
 def test_checkpoint_of_other_settings_is_not_resumed(data, tmp_path, monkeypatch):
     """A rerun after a config change starts afresh instead of continuing the old trajectory."""
-    real_save = train_mod.save_checkpoint
-
-    def killed_after_step_6(path, model, optimizer, step, history, fingerprint):
-        real_save(path, model, optimizer, step, history, fingerprint)
-        if step == 6:
-            raise _Killed
-
-    monkeypatch.setattr(train_mod, "save_checkpoint", killed_after_step_6)
-    with pytest.raises(_Killed):
-        _run(data, tmp_path / "run", BASE)
-    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    _killed_after_checkpoint(monkeypatch, data, tmp_path / "run", BASE, at_step=6)
     changed = replace(BASE, lr=BASE.lr / 2)
     resumed = _run(data, tmp_path / "run", changed)
     fresh = _run(data, tmp_path / "fresh", changed)
