@@ -61,6 +61,12 @@ def _cmd_risk(args: argparse.Namespace) -> None:
     individual_risk(args.scores, args.genotypes, args.output, labels_tsv=args.labels, metrics_json=metrics)
 
 
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from genolm.gene_function import predict_fasta
+
+    predict_fasta(args.model, args.fasta, args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genolm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     risk.add_argument("-o", "--output", required=True, help="TSV to write, one row per sample")
     risk.set_defaults(func=_cmd_risk)
+
+    predict = sub.add_parser("predict", help="classify FASTA records with a saved gene-function classifier")
+    predict.add_argument(
+        "--model",
+        required=True,
+        help="classifier directory (results/<run>/gene_function/<task>/<method>/model)",
+    )
+    predict.add_argument("--fasta", required=True, help="FASTA (plain or gzipped), one prediction per record")
+    predict.add_argument("-o", "--out", required=True, help="TSV to write: id, prediction, p_<class>, ...")
+    predict.set_defaults(func=_cmd_predict)
 
     args = parser.parse_args(argv)
     setup_logging()

@@ -12,6 +12,7 @@ from sklearn.metrics import (
     brier_score_loss,
     confusion_matrix,
     f1_score,
+    hamming_loss,
     matthews_corrcoef,
     precision_recall_fscore_support,
     roc_auc_score,
@@ -182,4 +183,120 @@ def seed_summary(seeds: Sequence[int], per_seed: Sequence[dict]) -> dict:
         "seeds": [{"seed": int(s), **{n: float(values[n][i]) for n in names}} for i, s in enumerate(seeds)],
         "mean": {n: float(np.mean(v)) for n, v in values.items()},
         "sd": {n: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for n, v in values.items()},
+    }
+
+
+MULTILABEL_THRESHOLD = 0.5
+
+
+def _label_counts(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-label true positives, false positives and false negatives of multi-hot arrays."""
+    tp = (y & pred).sum(0)
+    return tp, (pred & ~y).sum(0), (y & ~pred).sum(0)
+
+
+def _f1(tp, fp, fn) -> np.ndarray:
+    """2tp / (2tp + fp + fn), 0 where nothing is true or predicted (scikit-learn's zero_division=0)."""
+    tp, denom = np.asarray(tp, dtype=float), np.asarray(2 * tp + fp + fn, dtype=float)
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+
+
+def _mean_over_defined(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _fast_multilabel(y: np.ndarray, pred: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """The multi-label metrics of `multilabel_metric_functions` in plain numpy, for fast bootstrapping."""
+    tp, fp, fn = _label_counts(y, pred)
+    return {
+        "micro_f1": float(_f1(tp.sum(), fp.sum(), fn.sum())),
+        "macro_f1": float(np.mean(_f1(tp, fp, fn))),
+        "auroc": _mean_over_defined([_binary_auroc(y[:, j], scores[:, j]) for j in range(y.shape[1])]),
+        "auprc": _mean_over_defined(
+            [
+                _binary_ap(y[:, j], scores[:, j]) if 0 < y[:, j].sum() < len(y) else np.nan
+                for j in range(y.shape[1])
+            ]
+        ),
+        "hamming_loss": float(np.mean(y != pred)),
+        "subset_accuracy": float(np.mean((y == pred).all(axis=1))),
+    }
+
+
+def _macro_over_both_classes(metric, y: np.ndarray, scores: np.ndarray) -> float:
+    """Mean of a per-label ranking metric over the labels that have positives and negatives in `y`."""
+    both = (y.sum(0) > 0) & (y.sum(0) < len(y))
+    return (
+        float(np.mean([metric(y[:, j], scores[:, j]) for j in np.flatnonzero(both)]))
+        if both.any()
+        else np.nan
+    )
+
+
+def multilabel_metric_functions() -> dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]]:
+    """name -> f(y_true, y_pred, scores) on multi-hot (n, labels) arrays, via scikit-learn."""
+    return {
+        "micro_f1": lambda y, p, s: f1_score(y, p, average="micro", zero_division=0),
+        "macro_f1": lambda y, p, s: f1_score(y, p, average="macro", zero_division=0),
+        "auroc": lambda y, p, s: _macro_over_both_classes(roc_auc_score, y, s),
+        "auprc": lambda y, p, s: _macro_over_both_classes(average_precision_score, y, s),
+        "hamming_loss": lambda y, p, s: hamming_loss(y, p),
+        "subset_accuracy": lambda y, p, s: accuracy_score(y, p),
+    }
+
+
+def multilabel_metrics(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 42,
+) -> dict:
+    """Multi-label metrics with percentile bootstrap 95% CIs (rows resampled), per-label P/R/F1/AUROC.
+
+    A label is predicted where its probability is >= 0.5. F1 averages: micro pools every (gene, label)
+    decision; macro averages over all labels (a label never true nor predicted counts 0, as in the
+    single-label macro-F1). AUROC/AUPRC average over the labels with both classes among the rows.
+    Hamming loss (lower is better) is the fraction of wrong (gene, label) decisions; subset accuracy
+    the fraction of genes whose whole label set is right.
+    """
+    y = np.asarray(y_true, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    pred = scores >= MULTILABEL_THRESHOLD
+    funcs = multilabel_metric_functions()
+    rng = np.random.default_rng(seed)
+    boot = {name: [] for name in funcs}
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        for name, value in _fast_multilabel(y[idx], pred[idx], scores[idx]).items():
+            boot[name].append(value)
+    out = {}
+    for name, f in funcs.items():
+        values = np.asarray(boot[name])
+        values = values[np.isfinite(values)]
+        lo, hi = np.percentile(values, [2.5, 97.5]) if len(values) else (np.nan, np.nan)
+        out[name] = {
+            "value": _safe(f, y.astype(int), pred.astype(int), scores),
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+        }
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, zero_division=0)
+    aurocs = [_binary_auroc(y[:, j].astype(int), scores[:, j]) for j in range(y.shape[1])]
+    return {
+        "n": int(len(y)),
+        "task_type": "multilabel",
+        "classes": list(map(str, label_names)),
+        "metrics": out,
+        "per_class": {
+            str(c): {
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "auroc": a if np.isfinite(a) else None,
+                "support": int(s),
+            }
+            for c, p, r, f, s, a in zip(label_names, precision, recall, f1, support, aurocs, strict=True)
+        },
     }

@@ -1,20 +1,32 @@
-"""Gene-function methods on a tiny random model: full/LoRA/IA3 fine-tuning, the probe, seeds, baselines."""
+"""Gene-function methods on a tiny random model: full/LoRA/IA3 fine-tuning, the probe, seeds, baselines,
+multi-label tasks, and saved classifiers that reload to the same predictions."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from tiny_models import tiny_model_dir  # noqa: E402
 
+from genolm.baselines import fit_logistic, linear_head, predict_proba  # noqa: E402
 from genolm.errors import GenolmError  # noqa: E402
-from genolm.gene_function import FinetuneSettings, adapt_encoder, run_baseline, run_finetune  # noqa: E402
+from genolm.gene_function import (  # noqa: E402
+    FinetuneSettings,
+    adapt_encoder,
+    load_classifier,
+    load_table,
+    run_baseline,
+    run_finetune,
+)
 from genolm.inference import load_pretrained  # noqa: E402
+from genolm.report import build_report  # noqa: E402
 
 
 def _gc_table(path, n_per_split=(40, 16, 20), length=90):
@@ -34,10 +46,47 @@ def _gc_table(path, n_per_split=(40, 16, 20), length=90):
     return path
 
 
+ML_LABELS = ["rich_A", "rich_C", "rich_G"]
+
+
+def _multilabel_table(path, n_per_split=(60, 24, 30), length=90):
+    """Genes whose labels are the bases they are enriched in (one or more of A, C, G): ';'-joined."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for split, n in zip(("train", "val", "test"), n_per_split, strict=True):
+        for i in range(n):
+            held = rng.random(3) < 0.45
+            held[i % 3] |= not held.any()
+            weights = np.append(1 + 3 * held, 1.0)
+            seq = "".join(rng.choice(list("ACGT"), length, p=weights / weights.sum()))
+            label = ";".join(c for c, h in zip(ML_LABELS, held, strict=True) if h)
+            rows.append((f"{split}{i}", "c1", i, i + length, "+", label, split, seq))
+    table = pd.DataFrame(
+        rows, columns=["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
+    )
+    table.to_csv(path, sep="\t", index=False)
+    return path
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("gf")
     return _gc_table(root / "table.tsv"), tiny_model_dir(root / "model", window=32)
+
+
+@pytest.fixture(scope="module")
+def multilabel(tmp_path_factory):
+    return _multilabel_table(tmp_path_factory.mktemp("ml") / "ml.tsv")
+
+
+def _reloaded_matches_predictions(model_dir, table_tsv, predictions_tsv, atol):
+    """The saved classifier, reloaded, gives the written test probabilities again."""
+    clf = load_classifier(model_dir)
+    pred = pd.read_csv(predictions_tsv, sep="\t", keep_default_na=False)
+    table = pd.read_csv(table_tsv, sep="\t").set_index("id")
+    proba = clf.predict_proba(table.loc[pred["id"], "sequence"].tolist())
+    np.testing.assert_allclose(proba, pred[[f"p_{c}" for c in clf.classes]].to_numpy(), atol=atol)
+    return clf
 
 
 SETTINGS = FinetuneSettings(epochs=2, batch_size=8, max_chunks=2, lr=3e-3, adapter_lr=1e-2, threads=1)
@@ -46,9 +95,25 @@ SETTINGS = FinetuneSettings(epochs=2, batch_size=8, max_chunks=2, lr=3e-3, adapt
 @pytest.mark.parametrize("method", ["finetune_full", "finetune_lora", "finetune_ia3", "probe"])
 def test_every_method_writes_predictions_for_the_test_rows(setup, tmp_path, method):
     table, model = setup
-    m = run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", SETTINGS, method=method)
+    m = run_finetune(
+        table,
+        model,
+        tmp_path / "p.tsv",
+        tmp_path / "m.json",
+        SETTINGS,
+        method=method,
+        classifier_dir=tmp_path / "clf",
+    )
     pred = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert pred["id"].tolist() == [f"test{i}" for i in range(20)]
+    assert list(pred.columns) == ["id", "label", "prediction", "p_at_rich", "p_gc_rich"]
+    clf = _reloaded_matches_predictions(tmp_path / "clf", table, tmp_path / "p.tsv", atol=1e-5)
+    assert (clf.classes, clf.task_type, clf.window) == (["at_rich", "gc_rich"], "binary", 32)
+    meta = json.loads((tmp_path / "clf" / "classifier.json").read_text())
+    assert (meta["method"], meta["max_chunks"], meta["seed"]) == (method, 2, SETTINGS.seed)
+    # encoder/ is a plain model directory: adapters merged away, loadable as a pretrained model.
+    assert load_pretrained(tmp_path / "clf" / "encoder").window == 32
+    assert not list((tmp_path / "clf" / "encoder").glob("adapter_*"))
     assert np.allclose(pred[["p_at_rich", "p_gc_rich"]].sum(1), 1, atol=1e-5)
     saved = json.loads((tmp_path / "m.json").read_text())
     assert saved["method"] == method and saved["n"] == 20
@@ -104,3 +169,107 @@ def test_kmer_baseline_beats_majority_on_composition(setup, tmp_path):
     major = run_baseline(table, "majority", tmp_path / "j.tsv", tmp_path / "j.json")
     assert kmer["metrics"]["macro_f1"]["value"] > 0.9
     assert major["metrics"]["accuracy"]["value"] == pytest.approx(0.5)
+
+
+def test_multilabel_table_is_multi_hot_and_empty_parts_are_refused(multilabel, tmp_path):
+    table, classes = load_table(multilabel, "multilabel")
+    assert classes == ML_LABELS
+    for label, y in zip(table["label"], table["y"], strict=True):
+        assert [c for c, hit in zip(classes, y, strict=True) if hit] == label.split(";")
+    single, names = load_table(multilabel)  # the same file read as single-label: whole cells are classes
+    assert names == sorted(table["label"].unique()) and single["y"].dtype == np.int64
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tlabel\tsplit\tsequence\ng1\trich_A\ttrain\tACGT\ng2\trich_A;;rich_C\ttrain\tACGT\n")
+    with pytest.raises(GenolmError, match=r"bad.tsv:3: label 'rich_A;;rich_C' has an empty part"):
+        load_table(bad, "multilabel")
+    bad.write_text("id\tlabel\tsplit\nx\ty\ttrain\n")
+    with pytest.raises(GenolmError, match="missing column.*'sequence'"):
+        load_table(bad, "multilabel")
+
+
+def test_multilabel_baselines(multilabel, tmp_path):
+    kmer = run_baseline(
+        multilabel, "kmer_lr", tmp_path / "k.tsv", tmp_path / "k.json", task_type="multilabel"
+    )
+    assert kmer["task_type"] == "multilabel" and kmer["classes"] == ML_LABELS
+    assert set(kmer["metrics"]) == {
+        "micro_f1",
+        "macro_f1",
+        "auroc",
+        "auprc",
+        "hamming_loss",
+        "subset_accuracy",
+    }
+    assert kmer["metrics"]["macro_f1"]["value"] > 0.8 and kmer["metrics"]["auroc"]["value"] > 0.9
+    pred = pd.read_csv(tmp_path / "k.tsv", sep="\t", keep_default_na=False)
+    assert list(pred.columns) == ["id", "label", "prediction", *(f"p_{c}" for c in ML_LABELS)]
+    p = pred[[f"p_{c}" for c in ML_LABELS]].to_numpy()
+    assert pred["prediction"].tolist() == [
+        ";".join(c for c, hit in zip(ML_LABELS, row, strict=True) if hit) for row in p >= 0.5
+    ]
+    major = run_baseline(
+        multilabel, "majority", tmp_path / "j.tsv", tmp_path / "j.json", task_type="multilabel"
+    )
+    table, _ = load_table(multilabel, "multilabel")
+    prevalence = np.stack(table.loc[table["split"] == "train", "y"]).mean(0)
+    pm = pd.read_csv(tmp_path / "j.tsv", sep="\t", keep_default_na=False)[[f"p_{c}" for c in ML_LABELS]]
+    np.testing.assert_allclose(pm.to_numpy(), np.tile(prevalence, (30, 1)), atol=1e-6)
+    assert major["metrics"]["macro_f1"]["value"] < kmer["metrics"]["macro_f1"]["value"]
+
+
+@pytest.mark.parametrize("method", ["finetune_lora", "probe"])
+def test_multilabel_model_methods_save_a_classifier_that_reproduces_them(setup, multilabel, tmp_path, method):
+    _, model = setup
+    settings = replace(SETTINGS, epochs=3)
+    m = run_finetune(
+        multilabel,
+        model,
+        tmp_path / "p.tsv",
+        tmp_path / "m.json",
+        settings,
+        method=method,
+        task_type="multilabel",
+        classifier_dir=tmp_path / "clf",
+    )
+    assert m["task_type"] == "multilabel" and "confusion" not in m
+    assert set(m["per_class"]) == set(ML_LABELS)
+    assert m["mean"]["micro_f1"] == pytest.approx(m["metrics"]["micro_f1"]["value"])
+    clf = _reloaded_matches_predictions(tmp_path / "clf", multilabel, tmp_path / "p.tsv", atol=1e-5)
+    assert clf.task_type == "multilabel" and clf.classes == ML_LABELS
+    if method == "probe":
+        assert m["metrics"]["macro_f1"]["value"] > 0.7
+    else:
+        assert all("val_macro_f1" in h for h in m["history"])
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_linear_head_reproduces_the_logistic_regression(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(3, 2, (90, 5))
+    if kind == "multilabel":
+        y = np.column_stack([x[:, 0] > 3, x[:, 1] + x[:, 2] > 6, np.zeros(90, bool)]).astype(int)
+    else:
+        y = (x[:, 0] > 3).astype(int) + (kind == "multiclass") * (x[:, 1] > 4)
+    n = 3 if kind != "binary" else 2
+    model = fit_logistic(x[:60], y[:60], x[60:], y[60:], n_classes=n)
+    weight, bias = linear_head(model, n)
+    logits = torch.tensor(x @ weight.T + bias)
+    proba = torch.sigmoid(logits) if kind == "multilabel" else torch.softmax(logits, -1)
+    np.testing.assert_allclose(proba.numpy(), predict_proba(model, x, n), atol=1e-10)
+
+
+def test_report_shows_multilabel_metrics(setup, multilabel, tmp_path):
+    results = tmp_path / "results"
+    for method in ("probe", "majority"):
+        d = results / "gene_function" / "go_terms" / method
+        if method == "probe":
+            args = (multilabel, setup[1], d / "predictions.tsv", d / "metrics.json", SETTINGS)
+            run_finetune(*args, method="probe", task_type="multilabel")
+        else:
+            run_baseline(
+                multilabel, method, d / "predictions.tsv", d / "metrics.json", task_type="multilabel"
+            )
+    build_report(results, tmp_path / "r.html", config={"run": "x"}, synthetic=False, workflow_dir=tmp_path)
+    html = (tmp_path / "r.html").read_text()
+    for name in ("micro_f1", "hamming_loss", "subset_accuracy", "<th>AUROC</th>", "rich_C"):
+        assert name in html, name

@@ -1,11 +1,21 @@
-"""The bootstrap's numpy metrics equal scikit-learn's; CIs bracket the estimate; seed summaries add up."""
+"""The bootstrap's numpy metrics equal scikit-learn's; CIs bracket the estimate; seed summaries add up;
+the same for multi-label metrics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score, roc_auc_score
 
-from genolm.metrics import _fast_metrics, classification_metrics, metric_functions, seed_summary
+from genolm.metrics import (
+    _fast_metrics,
+    _fast_multilabel,
+    classification_metrics,
+    metric_functions,
+    multilabel_metric_functions,
+    multilabel_metrics,
+    seed_summary,
+)
 
 
 def _case(rng, n, n_classes, ties):
@@ -61,3 +71,54 @@ def test_seed_summary_mean_and_sd():
     assert out["mean"]["macro_f1"] == pytest.approx(np.mean(f1))
     assert out["sd"]["macro_f1"] == pytest.approx(np.std(f1, ddof=1))
     assert seed_summary([5], runs[:1])["sd"]["auroc"] == 0.0
+
+
+def _multilabel_case(rng, n, n_labels, ties):
+    y = rng.random((n, n_labels)) < 0.35
+    y[:, -1] = False  # one label never true: AUROC/AUPRC skip it, F1 counts it as 0
+    scores = np.clip(rng.random((n, n_labels)) * 0.7 + 0.4 * y * rng.random((n, 1)), 0, 1)
+    return y, np.round(scores, 1) if ties else scores
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_fast_multilabel_metrics_equal_sklearn(ties):
+    rng = np.random.default_rng(20 + ties)
+    for n in (8, 50, 300):
+        y, scores = _multilabel_case(rng, n, 4, ties)
+        pred = scores >= 0.5
+        fast = _fast_multilabel(y, pred, scores)
+        for name, f in multilabel_metric_functions().items():
+            assert fast[name] == pytest.approx(f(y.astype(int), pred.astype(int), scores), abs=1e-9), (
+                name,
+                n,
+            )
+
+
+def test_multilabel_metrics_values_per_label_and_cis():
+    rng = np.random.default_rng(2)
+    y, scores = _multilabel_case(rng, 120, 3, False)
+    m = multilabel_metrics(y.astype(int), scores, ["a", "b", "never"], n_boot=200)
+    pred = scores >= 0.5
+    assert m["task_type"] == "multilabel" and m["n"] == 120 and m["classes"] == ["a", "b", "never"]
+    assert m["metrics"]["macro_f1"]["value"] == pytest.approx(
+        f1_score(y, pred, average="macro", zero_division=0)
+    )
+    assert m["metrics"]["auroc"]["value"] == pytest.approx(
+        np.mean([roc_auc_score(y[:, j], scores[:, j]) for j in (0, 1)])
+    )
+    assert m["metrics"]["hamming_loss"]["value"] == pytest.approx(np.mean(y != pred))
+    assert m["metrics"]["subset_accuracy"]["value"] == pytest.approx(np.mean((y == pred).all(1)))
+    assert m["per_class"]["a"]["auroc"] == pytest.approx(roc_auc_score(y[:, 0], scores[:, 0]))
+    assert m["per_class"]["a"]["support"] == int(y[:, 0].sum())
+    assert m["per_class"]["never"]["auroc"] is None and m["per_class"]["never"]["support"] == 0
+    for v in m["metrics"].values():
+        assert v["ci_low"] <= v["value"] + 1e-9 <= v["ci_high"] + 2e-9
+    runs = [
+        multilabel_metrics(*_multilabel_case(rng, 40, 3, False), ["a", "b", "c"], n_boot=0) for _ in range(2)
+    ]
+    out = seed_summary([1, 2], runs)
+    micro = [r["metrics"]["micro_f1"]["value"] for r in runs]
+    assert out["mean"]["micro_f1"] == pytest.approx(np.mean(micro))
+    assert out["sd"]["hamming_loss"] == pytest.approx(
+        np.std([r["metrics"]["hamming_loss"]["value"] for r in runs], ddof=1)
+    )

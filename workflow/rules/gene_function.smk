@@ -1,10 +1,14 @@
 rule finetune:
-    """Adapt the pretrained model to one gene-function task: full/LoRA/IA3 fine-tuning or a linear probe."""
+    """Adapt the pretrained model to one gene-function task: full/LoRA/IA3 fine-tuning or a linear probe.
+
+    model/ is the saved classifier (encoder/, head.safetensors, classifier.json) for `genolm predict`.
+    """
     input:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
         model=f"{RESULTS}/pretrain/model",
     output:
         predictions=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
+        model=directory(f"{RESULTS}/gene_function/{{task}}/{{method}}/model"),
         metrics=report(
             f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
             caption="../report/gene_function.rst",
@@ -27,6 +31,7 @@ rule finetune:
         settings=config["gene_function"]["finetune"],
         seeds=config["gene_function"]["seeds"],
         seed=config["seed"],
+        task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/finetune.py"
 
@@ -57,5 +62,6 @@ rule gene_baseline:
         runtime=30,
     params:
         seed=config["seed"],
+        task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/gene_baseline.py"

@@ -8,7 +8,9 @@ run_step(
     model_dir=snakemake.input.model,
     predictions_tsv=snakemake.output.predictions,
     metrics_json=snakemake.output.metrics,
+    classifier_dir=snakemake.output.model,
     settings=FinetuneSettings(**snakemake.params.settings, seed=snakemake.params.seed),
     method=snakemake.wildcards.method,
     seeds=snakemake.params.seeds,
+    task_type=snakemake.params.task_type,
 )

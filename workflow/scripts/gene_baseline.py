@@ -8,5 +8,6 @@ run_step(
     method=snakemake.wildcards.method,
     predictions_tsv=snakemake.output.predictions,
     metrics_json=snakemake.output.metrics,
+    task_type=snakemake.params.task_type,
     seed=snakemake.params.seed,
 )
