@@ -22,6 +22,7 @@ from genolm.atomic import atomic_path, write_json
 from genolm.baselines import fit_logistic, kmer_matrix, predict_proba
 from genolm.errors import GenolmError
 from genolm.inference import Pretrained, embed, load_pretrained, tokenize
+from genolm.io.tables import read_table
 from genolm.metrics import binary_scores, classification_metrics
 from genolm.tokenizers import tokenizer_kind
 
@@ -29,6 +30,18 @@ LOG = logging.getLogger(__name__)
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 CLASSES = ["benign", "pathogenic"]
 METHODS = ("zeroshot", "supervised", "kmer_lr", "consequence")
+#: Columns every variant table has (labels.build_variant_table writes them), with their types.
+VARIANT_COLUMNS = {
+    "id": str,
+    "contig": str,
+    "pos": int,
+    "ref": str,
+    "alt": str,
+    "label": int,
+    "split": str,
+    "ref_window": str,
+    "offset": int,
+}
 
 
 def reverse_complement(seq: str) -> str:
@@ -36,10 +49,12 @@ def reverse_complement(seq: str) -> str:
 
 
 def load_variant_table(path: str | Path) -> pd.DataFrame:
-    table = pd.read_csv(path, sep="\t", dtype={"contig": str, "id": str})
-    missing = {"id", "ref", "alt", "label", "split", "ref_window", "offset"} - set(table.columns)
-    if missing:
-        raise GenolmError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    """A variant label table, read strictly; optional columns (gene, consequence, ...) stay text."""
+    table = read_table(path, VARIANT_COLUMNS)
+    bad = ~table["label"].isin([0, 1])
+    if bad.any():
+        line = int(bad.to_numpy().argmax()) + 2
+        raise GenolmError(f"{path}:{line}: label is {table['label'][bad].iloc[0]}, expected 0 or 1")
     table["alt_window"] = [
         w[:o] + a + w[o + 1 :]
         for w, o, a in zip(table["ref_window"], table["offset"], table["alt"], strict=True)
@@ -138,7 +153,7 @@ def consequence_features(table: pd.DataFrame) -> np.ndarray:
     if "consequence" not in table:
         raise GenolmError("consequence baseline: the variant table has no 'consequence' column")
     onehot = pd.get_dummies(table["consequence"].astype(str)).to_numpy(dtype=float)
-    frac = table.get("gene_fraction", pd.Series(-1.0, index=table.index)).to_numpy(dtype=float)
+    frac = pd.to_numeric(table.get("gene_fraction", pd.Series(-1.0, index=table.index))).to_numpy(float)
     return np.column_stack([onehot, np.clip(frac, 0, 1), frac < 0])
 
 

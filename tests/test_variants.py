@@ -11,8 +11,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from tiny_models import random_dna, tiny_model_dir  # noqa: E402
 
+from genolm.errors import GenolmError  # noqa: E402
 from genolm.inference import load_pretrained  # noqa: E402
-from genolm.variants import _covering_tokens, zero_shot_llr  # noqa: E402
+from genolm.variants import _covering_tokens, load_variant_table, zero_shot_llr  # noqa: E402
 
 WINDOW = 32
 K = 3
@@ -135,3 +136,34 @@ def test_cli_score_variants_scores_every_snv_in_the_vcf(tmp_path):
         )
         == 1
     )  # not a model directory
+
+
+VARIANT_HEADER = "id\tcontig\tpos\tref\talt\tlabel\tgene\tconsequence\tsplit\tref_window\toffset\n"
+
+
+def test_variant_table_reads_types_and_derives_the_alt_window(tmp_path):
+    path = tmp_path / "v.tsv"
+    path.write_text(VARIANT_HEADER + "v1\t1\t5\tC\tT\t1\t\tintergenic\ttest\tAACAA\t2\n")
+    table = load_variant_table(path)
+    assert table["pos"].tolist() == [5] and table["label"].tolist() == [1]
+    assert table["contig"].tolist() == ["1"] and table["gene"].tolist() == [""]
+    assert table["alt_window"].tolist() == ["AATAA"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("v1\t1\t5\tC\tT\t2\t\t\ttest\tAACAA\t2\n", "v.tsv:2: label is 2, expected 0 or 1"),
+        (
+            "v1\t1\tfive\tC\tT\t1\t\t\ttest\tAACAA\t2\n",
+            "v.tsv:2: column 'pos' is 'five', expected an integer",
+        ),
+        ("v1\t1\t5\tC\tT\t1\t\t\t\tAACAA\t2\n", "v.tsv:2: column 'split' is '', expected a value"),
+    ],
+)
+def test_bad_variant_table_is_one_line_naming_file_and_line(tmp_path, row, message):
+    path = tmp_path / "v.tsv"
+    path.write_text(VARIANT_HEADER + row)
+    with pytest.raises(GenolmError) as err:
+        load_variant_table(path)
+    assert str(err.value).endswith(message) and "\n" not in str(err.value)
