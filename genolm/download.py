@@ -93,9 +93,10 @@ def fetch(
 
     `md5`/`sha256` are hex digests; `bsdsum` is Ensembl's CHECKSUMS value "<sum> <blocks>" (BSD `sum`).
     Transient errors are retried `retries` times (so `retries + 1` attempts) with exponential
-    backoff; HTTP downloads resume with a Range request. With `cache_dir`, remote files are kept
-    there keyed by URL and `dest` is a hard link (or copy) of the verified cached file. `offline`
-    allows only local paths and cache hits. Nothing partial is ever left at `dest` or in the cache.
+    backoff; HTTP downloads resume with a Range request, FTP downloads with REST. With `cache_dir`,
+    remote files are kept there keyed by URL and `dest` is a hard link (or copy) of the verified
+    cached file. `offline` allows only local paths and cache hits. Nothing partial is ever left at
+    `dest` or in the cache.
     """
     dest = Path(dest)
     expected = {k: v for k, v in (("md5", md5), ("sha256", sha256), ("bsdsum", bsdsum)) if v}
@@ -240,17 +241,55 @@ def _http_once(url: str, tmp: Path, timeout: float) -> None:
 
 
 def _ftp_once(url: str, tmp: Path, timeout: float) -> None:
-    """One FTP attempt through urllib (no resume: restart from zero)."""
+    """One FTP attempt (passive, binary): resume with REST from the bytes already in `tmp`.
+
+    A server that refuses REST gets the file again from byte 0. A directory URL (ending in '/')
+    yields its LIST text, as a browser would show it.
+    """
+    parts = urlparse(url)
+    path = unquote(parts.path) or "/"
+    have = tmp.stat().st_size if tmp.exists() else 0
     try:
-        resp = urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.URLError as e:
-        if isinstance(e.__cause__, ftplib.error_perm):
-            raise NotFoundError(f"{url}: {_one_line(e.__cause__)}") from e
-        raise
-    with resp:
-        length = resp.headers.get("Content-length")
-        total = int(length) if length and length.isdigit() else None
-        _write(iter(lambda: resp.read(CHUNK), b""), tmp, "wb", 0, total, url)
+        with ftplib.FTP(timeout=timeout) as ftp:
+            ftp.connect(parts.hostname or "", parts.port or 21)
+            ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or "anonymous@"))
+            ftp.voidcmd("TYPE I")
+            if path.endswith("/"):
+                have, total, command = 0, None, f"LIST {path}"
+            else:
+                total, command = _ftp_size(ftp, url, path), f"RETR {path}"
+                if total is not None and have > total:
+                    have = 0
+            try:
+                conn = ftp.transfercmd(command, rest=have or None)
+            except ftplib.error_perm as e:
+                if have and str(e).startswith(("500", "502", "504", "554")):  # REST not understood/allowed
+                    tmp.unlink()
+                    raise _Transient(f"server refused to resume ({_one_line(e)}); restarting") from e
+                raise
+            with conn:
+                _write(iter(lambda: conn.recv(CHUNK), b""), tmp, "ab" if have else "wb", have, total, url)
+            ftp.voidresp()
+    except ftplib.error_perm as e:
+        if str(e).startswith("550"):
+            raise NotFoundError(f"{url}: {_one_line(e)}") from e
+        raise GenolmError(f"{url}: FTP server refused: {_one_line(e)}") from e
+    except (ftplib.error_temp, ftplib.error_reply, ftplib.error_proto, EOFError) as e:
+        raise _Transient(f"FTP: {_one_line(e)}") from e
+    except OSError as e:
+        if e.errno in _DISK_ERRNOS:
+            raise
+        raise _Transient(f"FTP: {_one_line(e)}") from e
+
+
+def _ftp_size(ftp: ftplib.FTP, url: str, path: str) -> int | None:
+    """SIZE of `path` (None when the server has no SIZE command); 550 means no such file."""
+    try:
+        return ftp.size(path)
+    except ftplib.error_perm as e:
+        if str(e).startswith("550"):
+            raise NotFoundError(f"{url}: {_one_line(e)}") from e
+        return None
 
 
 def _write(chunks: Iterable[bytes], tmp: Path, mode: str, have: int, total: int | None, url: str) -> None:

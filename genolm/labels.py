@@ -16,6 +16,7 @@ import pandas as pd
 from genolm.atomic import atomic_path, write_json
 from genolm.consequence import ConsequenceIndex
 from genolm.errors import GenolmError
+from genolm.go_slim import slim_mapper
 from genolm.io.annotation import Gene, gene_sequence, read_genes
 from genolm.io.contigs import reconcile_contigs
 from genolm.io.fasta import decode, read_genome
@@ -55,14 +56,35 @@ def gene_label(gene: Gene, spec: str, table: dict[str, str] | None = None) -> st
         return gene.biotype or None
     if spec.startswith("attribute:"):
         return gene.attributes.get(spec.split(":", 1)[1]) or None
+    if spec == "go":
+        raise GenolmError("gene_function task label go: needs type multilabel (a gene has many GO terms)")
     raise GenolmError(
         f"gene_function task label: got {spec!r}, "
-        "expected ec_class, enzyme, biotype, table or attribute:<name>"
+        "expected ec_class, enzyme, biotype, go, table or attribute:<name>"
     )
 
 
-def read_label_table(path: str | Path | None, genes: list[Gene]) -> dict[str, str]:
-    """A user's gene -> label TSV; ids unknown to the annotation are counted and logged, not silently used."""
+def gene_labels(gene: Gene, spec: str, table: dict[str, tuple[str, ...]] | None = None) -> set[str]:
+    """Every label of `gene` under `spec` for a multilabel task; empty when it has none.
+
+    go: its GO terms (wherever the annotation keeps them); ec_class: the top-level class of each EC
+    number; attribute:<name>: the attribute's comma-separated values; table: the user's labels.
+    """
+    if spec == "go":
+        return set(gene.go_terms)
+    if spec == "ec_class":
+        return {f"EC{ec.split('.')[0]}" for ec in gene.ec_numbers if ec.split(".")[0].isdigit()}
+    if spec == "table":
+        return set((table or {}).get(gene.id) or (table or {}).get(gene.name) or ())
+    if spec.startswith("attribute:"):
+        value = gene.attributes.get(spec.split(":", 1)[1], "")
+        return {v.strip() for v in value.split(",") if v.strip()}
+    single = gene_label(gene, spec)
+    return {single} if single else set()
+
+
+def _read_table(path: str | Path | None, genes: list[Gene]) -> pd.DataFrame:
+    """A user's id/label TSV with unknown ids counted and logged, not silently used."""
     if path is None:
         raise GenolmError(
             "gene_function task: label 'table' needs label_table: <path to a TSV with id, label>"
@@ -74,17 +96,32 @@ def read_label_table(path: str | Path | None, genes: list[Gene]) -> dict[str, st
     if not {"id", "label"} <= set(table.columns):
         raise GenolmError(f"{path}: expected columns id and label, got {', '.join(table.columns)}")
     table = table.dropna(subset=["id", "label"])
-    if table["id"].duplicated().any():
-        raise GenolmError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
     known = {g.id for g in genes} | {g.name for g in genes if g.name}
     unknown = sorted(set(table["id"]) - known)
-    if len(unknown) == len(table):
+    if len(unknown) == table["id"].nunique():
         raise GenolmError(
             f"{path}: none of its ids ({', '.join(unknown[:3])}, ...) is a gene of the annotation"
         )
     if unknown:
         LOG.warning("%s: %d ids are not genes of the annotation, e.g. %s", path, len(unknown), unknown[:3])
+    return table
+
+
+def read_label_table(path: str | Path | None, genes: list[Gene]) -> dict[str, str]:
+    """A user's gene -> label TSV (one row per gene)."""
+    table = _read_table(path, genes)
+    if table["id"].duplicated().any():
+        raise GenolmError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
     return dict(zip(table["id"], table["label"], strict=True))
+
+
+def read_multilabel_table(path: str | Path | None, genes: list[Gene]) -> dict[str, tuple[str, ...]]:
+    """A user's gene -> labels TSV: labels joined by ';' and/or one row per gene-label pair."""
+    table = _read_table(path, genes)
+    labels: dict[str, set[str]] = {}
+    for gene_id, value in zip(table["id"], table["label"], strict=True):
+        labels.setdefault(gene_id, set()).update(v.strip() for v in value.split(";") if v.strip())
+    return {gene_id: tuple(sorted(values)) for gene_id, values in labels.items()}
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
@@ -104,21 +141,39 @@ def build_gene_table(
     min_class_size: int = 5,
     flank: int = 0,
     label_table: str | Path | None = None,
+    terms: list[str] | None = None,
+    go_slim: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Labelled genes with split and coding-strand sequence; rare classes dropped and counted.
 
     With `label: table`, labels come from `label_table`, a user's TSV with columns `id` and
-    `label` (ids are locus tags / gene ids or gene names of the annotation).
+    `label` (ids are locus tags / gene ids or gene names of the annotation). With `type: multilabel`
+    the `label` column holds each gene's labels, sorted and joined by ';'; `go_slim` ({obo, slim}
+    paths) maps GO terms to slim terms first, then `terms` keeps only the labels it lists.
     """
+    multilabel = type == "multilabel"
+    if (terms or go_slim) and not multilabel:
+        raise GenolmError(f"gene_function task {label}: terms and go_slim need type multilabel")
+    if go_slim and label != "go":
+        raise GenolmError(f"gene_function task {label}: go_slim needs label go")
     genes = read_genes(annotation)
-    table_labels = read_label_table(label_table, genes) if label == "table" else None
+    table_labels = None
+    if label == "table":
+        table_labels = (read_multilabel_table if multilabel else read_label_table)(label_table, genes)
+    to_slim = slim_mapper(go_slim["obo"], go_slim["slim"]) if go_slim else None
     seqs = read_genome(genome)
     mapping = reconcile_contigs({g.contig for g in genes}, seqs, source=str(annotation))
     index = SplitIndex(read_splits(splits))
     dropped: Counter[str] = Counter()
     rows = []
     for gene in genes:
-        value = gene_label(gene, label, table_labels)
+        if multilabel:
+            found = gene_labels(gene, label, table_labels)
+            found = set(to_slim(found)) if to_slim else found
+            found = found & set(terms) if terms else found
+            value = ";".join(sorted(found)) or None
+        else:
+            value = gene_label(gene, label, table_labels)
         if value is None:
             dropped["no_label"] += 1
             continue
@@ -136,7 +191,10 @@ def build_gene_table(
         rows, columns=["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
     )
     what = f"{annotation} ({label})"
-    table = finish_gene_table(table, dropped, what, type, min_class_size, out_tsv, summary_json)
+    if multilabel:
+        table = finish_multilabel_table(table, dropped, what, min_class_size, out_tsv, summary_json)
+    else:
+        table = finish_gene_table(table, dropped, what, type, min_class_size, out_tsv, summary_json)
     LOG.info("%s: %d labelled genes; dropped %s", annotation, len(table), dict(dropped))
     return table
 
@@ -151,6 +209,8 @@ def finish_gene_table(
     summary_json: str | Path,
 ) -> pd.DataFrame:
     """Drop rare classes (counted), refuse untrainable tasks, and write the table and its summary."""
+    if task_type == "multilabel":
+        return finish_multilabel_table(table, dropped, what, min_class_size, out_tsv, summary_json)
     counts = table["label"].value_counts()
     rare = sorted(counts[counts < min_class_size].index)
     if rare:
@@ -162,6 +222,52 @@ def finish_gene_table(
         raise GenolmError(f"{what}: a binary task needs exactly 2 classes, got {table['label'].nunique()}")
     write_table(table, out_tsv)
     write_json(summary_json, class_summary(table, dropped))
+    return table
+
+
+def finish_multilabel_table(
+    table: pd.DataFrame,
+    dropped: Counter,
+    what: str,
+    min_class_size: int,
+    out_tsv: str | Path,
+    summary_json: str | Path,
+) -> pd.DataFrame:
+    """Multilabel: drop labels held by < min_class_size genes, then genes left with none; write both files.
+
+    A label without positives in some split is only warned about (and listed in the summary): with
+    many labels that is common, and the metrics skip such labels; an empty split is an error.
+    """
+    sets = table["label"].str.split(";")
+    counts = Counter(label for labels in sets for label in labels)
+    rare = {label: n for label, n in counts.items() if n < min_class_size}
+    if rare:
+        LOG.warning("%s: dropped %d labels held by < %d genes", what, len(rare), min_class_size)
+        sets = sets.map(lambda labels: [label for label in labels if label not in rare])
+        left = sets.map(bool)
+        if (~left).any():
+            dropped["only_rare_labels"] += int((~left).sum())
+        table = table.assign(label=sets.map(";".join))[left]
+        sets = sets[left]
+    kept = len(counts) - len(rare)
+    if kept < 2:
+        raise GenolmError(f"{what}: {kept} label(s) held by >= {min_class_size} genes, expected at least 2")
+    for split in SPLITS:
+        if not (table["split"] == split).any():
+            raise GenolmError(f"{what}: no labelled rows fall in the {split} split")
+    summary = class_summary(table.assign(label=sets).explode("label"), dropped)
+    summary["rows"] = int(len(table))
+    summary["task_type"] = "multilabel"
+    summary["labels_per_gene"] = round(float(sets.map(len).mean()), 4)
+    summary["rare_labels"] = dict(sorted(rare.items()))
+    missing = {
+        split: sorted(set(summary["classes"]) - set(summary["per_split"].get(split, {}))) for split in SPLITS
+    }
+    summary["labels_missing_in_split"] = {split: labels for split, labels in missing.items() if labels}
+    for split, labels in summary["labels_missing_in_split"].items():
+        LOG.warning("%s: %d labels have no gene in the %s split: %s", what, len(labels), split, labels[:5])
+    write_table(table, out_tsv)
+    write_json(summary_json, summary)
     return table
 
 

@@ -6,16 +6,24 @@ import hashlib
 import http.server
 import logging
 import os
+import random
 import re
+import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
 
-from genolm.download import bsd_sum, cache_paths, fetch
+from genolm.download import NotFoundError, bsd_sum, cache_paths, fetch
 from genolm.errors import GenolmError
 from genolm.sources import clinvar_url, download_source, ensembl_urls, ncbi_assembly_urls
+from tests.conftest import shared_data
 
 ECOLI = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecoli_k12"
 ASM = "GCF_000005845.2_ASM584v2"
@@ -424,3 +432,144 @@ def test_progress_is_logged(server, tmp_path, caplog):
         fetch(f"{server.base}/f.bin", tmp_path / "f.bin", **FAST)
     lines = [r.getMessage() for r in caplog.records if "/f.bin: " in r.getMessage()]
     assert lines and lines[-1].startswith(f"{server.base}/f.bin: 100% ({len(PAYLOAD) * 8} bytes")
+
+
+# ---------------------------------------------------------------- FTP, against a real pyftpdlib server
+
+
+class _FtpHandler(FTPHandler):
+    """pyftpdlib's handler plus a fault queue: "drop" sends only half of what is left, then closes
+    the data connection (the client sees a short body); "norest" answers REST with 502."""
+
+    faults: list[str]
+    rests: list[int]
+
+    def ftp_REST(self, line):
+        if self.faults and self.faults[0] == "norest":
+            self.faults.pop(0)
+            self.respond("502 Command not implemented.")
+            return
+        self.rests.append(int(line))
+        super().ftp_REST(line)
+
+    def ftp_RETR(self, file):
+        if self.faults and self.faults[0] == "drop":
+            self.faults.pop(0)
+            data = Path(file).read_bytes()
+            rest = self._restart_position
+            cut = Path(self.fs.root).parent / "truncated"  # outside the served tree
+            cut.write_bytes(data[: rest + (len(data) - rest) // 2])
+            file = str(cut)
+        return super().ftp_RETR(file)
+
+
+class _SymlinkFS(AbstractedFS):
+    """Lets the served tree link to ../shared/data (read-only) instead of copying it."""
+
+    def validpath(self, path):
+        return True
+
+
+class FtpServer(threading.Thread):
+    """An anonymous, read-only pyftpdlib server on 127.0.0.1 serving `root`, polled in this thread."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(daemon=True)
+        authorizer = DummyAuthorizer()
+        authorizer.add_anonymous(str(root), perm="elr")
+        handler = type("Handler", (_FtpHandler,), {"faults": [], "rests": []})
+        handler.authorizer, handler.abstracted_fs = authorizer, _SymlinkFS
+        self.handler = handler
+        self.ftpd = FTPServer(("127.0.0.1", 0), handler)
+        self.stopping = threading.Event()
+
+    @property
+    def base(self) -> str:
+        return f"ftp://127.0.0.1:{self.ftpd.address[1]}"
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.ftpd.serve_forever(timeout=0.01, blocking=False, handle_exit=False)
+        self.ftpd.close_all()
+
+
+@pytest.fixture
+def ftp(tmp_path_factory):
+    """E. coli's assembly folder linked into NCBI's genomes/all layout, plus a small payload file."""
+    root = tmp_path_factory.mktemp("ftp") / "root"
+    parent = root / "genomes" / "all" / "GCF" / "000" / "005" / "845"
+    parent.mkdir(parents=True)
+    (parent / ASM).symlink_to(shared_data("ecoli_k12"), target_is_directory=True)
+    (root / "payload.bin").write_bytes(PAYLOAD)
+    srv = FtpServer(root)
+    srv.start()
+    yield srv
+    srv.stopping.set()
+    srv.join(5)
+
+
+def test_ftp_ncbi_source_verified_against_md5checksums(ftp, tmp_path):
+    """The NCBI source over ftp://: folder found in the FTP LIST, md5checksums.txt read, file verified."""
+    dest = tmp_path / "out" / "annotation.gff3.gz"
+    spec = {"ncbi": "GCF_000005845.2", "file": "gff3"}
+    rec = download_source(spec, dest, base_urls={"ncbi": f"{ftp.base}/genomes/all"})
+    name = f"{ASM}_genomic.gff.gz"
+    assert rec["source"] == f"{ftp.base}{NCBI_DIR}/{name}"
+    assert rec["md5"] == _md5sums()[name] == hashlib.md5(dest.read_bytes()).hexdigest()
+    assert dest.read_bytes() == (ECOLI / name).read_bytes()
+    assert ftp.handler.rests == []  # nothing to resume
+
+
+def test_ftp_url_source_with_checksum(ftp, tmp_path):
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    rec = download_source({"url": f"{ftp.base}/payload.bin", "sha256": sha}, tmp_path / "p.bin")
+    assert rec["sha256"] == sha and (tmp_path / "p.bin").read_bytes() == PAYLOAD
+    with pytest.raises(GenolmError, match=r"payload.bin: md5 mismatch: expected 0+, got "):
+        download_source({"url": f"{ftp.base}/payload.bin", "md5": "0" * 32}, tmp_path / "q.bin")
+    assert not (tmp_path / "q.bin").exists()
+
+
+def test_ftp_dropped_transfer_resumes_with_rest(ftp, tmp_path):
+    ftp.handler.faults[:] = ["drop", "drop"]
+    rec = fetch(f"{ftp.base}/payload.bin", tmp_path / "p.bin", md5=hashlib.md5(PAYLOAD).hexdigest(), **FAST)
+    assert (tmp_path / "p.bin").read_bytes() == PAYLOAD and rec["size"] == len(PAYLOAD)
+    half = len(PAYLOAD) // 2
+    assert ftp.handler.rests == [
+        half,
+        half + (len(PAYLOAD) - half) // 2,
+    ]  # each retry resumes where it stopped
+
+
+def test_ftp_server_without_rest_restarts_from_zero(ftp, tmp_path):
+    ftp.handler.faults[:] = ["drop", "norest"]
+    fetch(f"{ftp.base}/payload.bin", tmp_path / "p.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(), **FAST)
+    assert (tmp_path / "p.bin").read_bytes() == PAYLOAD and ftp.handler.rests == []
+
+
+def test_ftp_persistent_drops_fail_cleanly_and_missing_file_is_not_retried(ftp, tmp_path):
+    ftp.handler.faults[:] = ["drop"] * 3
+    out = tmp_path / "out"
+    with pytest.raises(
+        GenolmError, match=r"payload.bin: download failed after 3 attempts; last error: .*body ended"
+    ):
+        fetch(f"{ftp.base}/payload.bin", out / "p.bin", retries=2, cache_dir=tmp_path / "cache", **FAST)
+    assert _files(out) == [] and _files(tmp_path / "cache") == []
+    with pytest.raises(NotFoundError, match=r"nope.bin: 550"):
+        fetch(f"{ftp.base}/nope.bin", out / "n.bin", retries=3, **FAST)
+    assert ftp.handler.faults == []
+
+
+def test_bsd_sum_agrees_with_the_sum_binary(tmp_path):
+    """Against coreutils' own `sum -r` (BSD algorithm, 1 KiB blocks) on odd sizes and a real file."""
+    if shutil.which("sum") is None:
+        pytest.skip("no `sum` binary on this machine")
+    rng = random.Random(5)
+    paths = []
+    for size in (1, 1023, 1025, 70_001):
+        paths.append(tmp_path / f"r{size}")
+        paths[-1].write_bytes(rng.randbytes(size))
+    paths.append(shared_data("ecoli_k12") / f"{ASM}_genomic.gff.gz")
+    for path in paths:
+        out = subprocess.run(["sum", "-r", str(path)], capture_output=True, text=True, check=True).stdout
+        checksum, blocks = out.split()[:2]
+        assert bsd_sum(path) == (int(checksum), int(blocks)), path.name

@@ -529,3 +529,38 @@ def test_real_clinvar_contig_matches_rcrs_fasta():
     names = {v.contig for v in read_variants(shared(CLINVAR))}
     reference = contig_lengths(shared("clinvar_mtdna/NC_012920.1.fa.gz"))
     assert reconcile_contigs(names, reference, source=CLINVAR) == {"MT": "NC_012920.1"}
+
+
+GO_DATA = Path(__file__).resolve().parent / "data" / "go"
+
+
+def test_go_terms_from_flybase_gff3_gene_ontology_term():
+    """FlyBase r5.54 lines (verbatim): GO on the gene's Ontology_term, SO terms beside them ignored."""
+    (gene,) = read_genes(GO_DATA / "flybase_FBgn0031208.gff3")
+    assert gene.id == "FBgn0031208"
+    assert gene.go_terms == ("GO:0016929", "GO:0016926", "GO:0006508")
+    # CDS of the first transcript (FBtr0300689), two rows, 1-based 7680-8116 and 8193-8610.
+    assert gene.cds == ((7679, 8116), (8192, 8610))
+
+
+def test_go_terms_from_refseq_pgap_cds_children():
+    """PGAP style: Ontology_term and go_function/go_process ("name|id||evidence") on the CDS only."""
+    genes = {g.id: g.go_terms for g in read_genes(GO_DATA / "refseq_pgap.gff3")}
+    assert genes == {
+        "ECOLIN_RS00005": ("GO:0009088",),
+        "ECOLIN_RS00010": ("GO:0008652", "GO:0004072", "GO:0004412", "GO:0050661"),
+        # No Ontology_term: the ids come from the pipe-separated go_* values alone.
+        "ECOLIN_RS00015": ("GO:0004413", "GO:0005524", "GO:0009088"),
+        "ECOLIN_RS00025": (),
+    }
+
+
+def test_go_terms_from_genbank_go_qualifiers():
+    """/GO_* in each NCBI spelling ("GO:id - name [Evidence]", several per qualifier, "[GO ID id]",
+    "name [GO:id]") and /db_xref="GO:..." on the CDS; wrapped qualifier lines are joined."""
+    genes = {g.id: g.go_terms for g in read_genes(GO_DATA / "go_qualifiers.gbk")}
+    assert genes == {
+        "ECTEST_0001": ("GO:0045259", "GO:0046933", "GO:0005524", "GO:0015986"),
+        "ECTEST_0002": ("GO:0003924", "GO:0005525", "GO:0005737"),
+        "ECTEST_0003": (),
+    }

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,7 +16,9 @@ from genolm.io.annotation import Gene
 from genolm.io.fasta import contig_lengths
 from genolm.labels import build_gene_table, build_variant_table, review_stars
 from genolm.splits import make_splits, write_splits
-from tests.conftest import shared_data
+from tests.conftest import REPO, run_snakemake, shared_data
+
+ECOLI = "GCF_000005845.2_ASM584v2_genomic"
 
 
 @pytest.mark.parametrize(
@@ -151,3 +156,224 @@ def test_bad_user_label_table_is_one_line(tmp_path, content, message):
             gff, genome, splits, tmp_path / "t.tsv", tmp_path / "t.json", label="table", label_table=labels
         )
     assert not (tmp_path / "t.tsv").exists()
+
+
+GO_DATA = Path(__file__).resolve().parent / "data" / "go"
+
+
+def _go_of(i: int) -> dict[str, set[str]]:
+    """Where gene i of _go_annotation keeps which GO terms (gene row, mRNA row, CDS row)."""
+    return {
+        "gene": {"GO:0005524"} if i % 2 == 0 else set(),
+        "mRNA": {"GO:0003677"} if i % 3 == 0 else set(),
+        "CDS": {"GO:0016301"} if 6 <= i <= 10 else set(),
+        "rare": {"GO:0009999"} if i == 0 else ({"GO:0009998"} if i == 1 else set()),
+    }
+
+
+def _go_annotation(tmp_path):
+    """12 genes with GO terms spread over gene (Ontology_term, with SO terms), mRNA and CDS (Dbxref)."""
+    genome, _, splits = _tiny_annotation(tmp_path)
+    lines = ["##gff-version 3"]
+    for i in range(12):
+        start, end, go = 100 + i * 900, 100 + i * 900 + 299, _go_of(i)
+        row = f"c1\tt\t{{}}\t{start}\t{end}\t.\t+\t{{}}\t"
+        ont = ",".join(["SO:0001217", *sorted(go["gene"] | go["rare"])])
+        lines.append(row.format("gene", ".") + f"ID=g{i};Name=gene{i};locus_tag=b{i};Ontology_term={ont}")
+        mrna = f";Ontology_term={','.join(sorted(go['mRNA']))}" if go["mRNA"] else ""
+        lines.append(row.format("mRNA", ".") + f"ID=t{i};Parent=g{i}{mrna}")
+        cds = f";Dbxref=UniProtKB:P{i},{','.join(sorted(go['CDS']))}" if go["CDS"] else ""
+        lines.append(row.format("CDS", "0") + f"ID=c{i};Parent=t{i}{cds}")
+    gff = tmp_path / "go.gff3"
+    gff.write_text("\n".join(lines) + "\n")
+    return genome, gff, splits
+
+
+def _build(tmp_path, gff, genome, splits, **task):
+    table = build_gene_table(gff, genome, splits, tmp_path / "t.tsv", tmp_path / "t.json", **task)
+    return table, json.loads((tmp_path / "t.json").read_text())
+
+
+def test_go_multilabel_table_and_summary(tmp_path):
+    genome, gff, splits = _go_annotation(tmp_path)
+    table, summary = _build(tmp_path, gff, genome, splits, label="go", type="multilabel", min_class_size=2)
+    written = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    assert written["label"].tolist() == table["label"].tolist()
+    kept = {int(i[1:]) for i in table["id"]}
+    # b3 straddles a block edge; b5 and b11 have no GO term; b1 only a rare one.
+    assert kept == set(range(12)) - {1, 3, 5, 11}
+    for gene_id, label in zip(table["id"], table["label"], strict=True):
+        go = _go_of(int(gene_id[1:]))
+        assert label == ";".join(sorted(go["gene"] | go["mRNA"] | go["CDS"]))
+    assert summary["rare_labels"] == {"GO:0009998": 1, "GO:0009999": 1}
+    assert summary["dropped"] == {"no_label": 2, "only_rare_labels": 1, "outside_split_blocks": 1}
+    expected = Counter(t for i in kept for t in set().union(*list(_go_of(i).values())[:3]))
+    assert summary["classes"] == dict(sorted(expected.items()))
+    assert summary["rows"] == len(table) == len(kept)
+    assert summary["labels_per_gene"] == round(sum(expected.values()) / len(kept), 4)
+    per_split = Counter(
+        (s, t) for s, lab in zip(table["split"], table["label"], strict=True) for t in lab.split(";")
+    )
+    assert summary["per_split"] == {
+        s: {t: n for (s2, t), n in sorted(per_split.items()) if s2 == s} for s in ("train", "val", "test")
+    }
+    missing = {
+        s: sorted(set(expected) - {t for s2, t in per_split if s2 == s}) for s in ("train", "val", "test")
+    }
+    assert summary["labels_missing_in_split"] == {s: m for s, m in missing.items() if m}
+
+
+def test_go_terms_and_slim(tmp_path):
+    genome, gff, splits = _go_annotation(tmp_path)
+    table, summary = _build(
+        tmp_path,
+        gff,
+        genome,
+        splits,
+        label="go",
+        type="multilabel",
+        min_class_size=2,
+        terms=["GO:0005524", "GO:0016301", "GO:0009999"],
+    )
+    assert set(";".join(table["label"]).split(";")) == {"GO:0005524", "GO:0016301"}
+    assert (
+        summary["dropped"]["no_label"] == 4
+    )  # b1, b3, b5 and b11 hold none of the terms (GO:0009999, on b0 only, is rare)
+    slim = {"obo": GO_DATA / "mini_go.obo", "slim": GO_DATA / "mini_goslim.obo"}
+    table, summary = _build(
+        tmp_path, gff, genome, splits, label="go", type="multilabel", min_class_size=2, go_slim=slim
+    )
+    # ATP binding -> nucleotide binding, kinase activity stays; GO:0003677 and the rare ids are not in the
+    # ontology, so they map to nothing.
+    to_slim = {"GO:0005524": "GO:0000166", "GO:0016301": "GO:0016301"}
+    expected = {}
+    for i in set(range(12)) - {3}:
+        slim_terms = {to_slim[t] for t in set().union(*_go_of(i).values()) if t in to_slim}
+        if slim_terms:
+            expected[f"b{i}"] = ";".join(sorted(slim_terms))
+    assert dict(zip(table["id"], table["label"], strict=True)) == expected
+    assert expected["b8"] == "GO:0000166;GO:0016301" and expected["b9"] == "GO:0016301"
+    assert summary["classes"] == dict(sorted(Counter(";".join(expected.values()).split(";")).items()))
+
+
+def test_go_slim_mapper_follows_is_a_and_part_of():
+    from genolm.go_slim import slim_mapper
+
+    to_slim = slim_mapper(GO_DATA / "mini_go.obo", GO_DATA / "mini_goslim.obo")
+    # thrA (PGAP snippet): kinase covers transferase and the root; dehydrogenase only reaches the root;
+    # NADP binding (GO:0050661) is not in the ontology.
+    assert to_slim(["GO:0008652", "GO:0004072", "GO:0004412", "GO:0050661"]) == (
+        "GO:0003674",
+        "GO:0006520",
+        "GO:0016301",
+    )
+    assert to_slim(["GO:0005829"]) == ("GO:0005737",)  # cytosol part_of cytoplasm
+    assert to_slim(["GO:0005737"]) == ("GO:0005737",)  # a slim term maps to itself
+    assert to_slim([]) == ()
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"label": "go", "type": "multiclass"}, "needs type multilabel"),
+        (
+            {"label": "biotype", "type": "multiclass", "terms": ["x"]},
+            "terms and go_slim need type multilabel",
+        ),
+        (
+            {"label": "biotype", "type": "multilabel", "go_slim": {"obo": "a", "slim": "b"}},
+            "go_slim needs label go",
+        ),
+        (
+            {"label": "go", "type": "multilabel", "go_slim": {"obo": "nope.obo", "slim": "b"}},
+            "nope.obo: GO ontology",
+        ),
+        ({"label": "go", "type": "multilabel", "min_class_size": 50}, "0 label\\(s\\) held by >= 50 genes"),
+    ],
+)
+def test_multilabel_task_errors_are_one_line(tmp_path, task, message):
+    genome, gff, splits = _go_annotation(tmp_path)
+    with pytest.raises(GenolmError, match=message):
+        _build(tmp_path, gff, genome, splits, **task)
+    assert not (tmp_path / "t.tsv").exists()
+
+
+def test_multilabel_from_attribute_and_table(tmp_path):
+    genome, gff, splits = _tiny_annotation(tmp_path)
+    text = gff.read_text().splitlines()
+    text = [
+        line
+        + (
+            f";roles=r{i % 2},s{i % 3}"
+            if "\tgene\t" in line and (i := int(line.split("ID=g")[1].split(";")[0])) < 11
+            else ""
+        )
+        for line in text
+    ]
+    gff.write_text("\n".join(text) + "\n")
+    table, _ = _build(
+        tmp_path, gff, genome, splits, label="attribute:roles", type="multilabel", min_class_size=2
+    )
+    assert {gid: lab for gid, lab in zip(table["id"], table["label"], strict=True)} == {
+        f"b{i}": ";".join(sorted({f"r{i % 2}", f"s{i % 3}"})) for i in range(11) if i != 3
+    }
+    labels = tmp_path / "labels.tsv"
+    # One row per gene-label pair and ';'-joined rows, mixed; names or locus tags.
+    labels.write_text(
+        "id\tlabel\n" + "".join(f"b{i}\tx\nb{i}\ty;z\n" if i % 2 else f"gene{i}\tx;y\n" for i in range(12))
+    )
+    table, summary = _build(
+        tmp_path, gff, genome, splits, label="table", type="multilabel", label_table=labels, min_class_size=2
+    )
+    assert {gid: lab for gid, lab in zip(table["id"], table["label"], strict=True)} == {
+        f"b{i}": "x;y;z" if i % 2 else "x;y" for i in range(12) if i != 3
+    }
+    assert summary["classes"] == {"x": 11, "y": 11, "z": 5}
+
+
+def test_real_ecoli_ec_classes_as_multilabel(tmp_path):
+    """E. coli GenBank /EC_number: each gene's set of top-level EC classes, checked against Biopython."""
+    from Bio import SeqIO
+
+    data = shared_data("ecoli_k12")
+    gbff, genome = data / f"{ECOLI}.gbff.gz", data / f"{ECOLI}.fna.gz"
+    splits = tmp_path / "splits.tsv"
+    write_splits(
+        make_splits(contig_lengths(genome), method="blocks", block_size=100_000, gap=0, seed=1), splits
+    )
+    table, summary = _build(tmp_path, gbff, genome, splits, label="ec_class", type="multilabel")
+    expected: dict[str, set[str]] = {}
+    with gzip.open(gbff, "rt") as fh:
+        for feature in next(SeqIO.parse(fh, "genbank")).features:
+            if feature.type == "CDS" and "EC_number" in feature.qualifiers:
+                tag = feature.qualifiers["locus_tag"][0]
+                expected.setdefault(tag, set()).update(
+                    f"EC{ec.split('.')[0]}" for ec in feature.qualifiers["EC_number"]
+                )
+    got = dict(zip(table["id"], table["label"], strict=True))
+    assert len(got) + summary["dropped"]["outside_split_blocks"] == len(expected)
+    assert all(got[tag] == ";".join(sorted(expected[tag])) for tag in got)
+    assert sum(";" in label for label in got.values()) == sum(
+        len(v) > 1 for tag, v in expected.items() if tag in got
+    )
+    assert summary["classes"] == dict(sorted(Counter(c for t in got for c in expected[t]).items()))
+    assert set(summary["classes"]) == {f"EC{i}" for i in range(1, 8)}
+
+
+@pytest.mark.workflow
+def test_gene_labels_rule_builds_a_multilabel_task_from_the_demo(tmp_path):
+    """The mini demo's synthetic_functions attribute through the real rule, with `terms` passed along."""
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        "gene_function:\n  tasks:\n    functions:\n      label: 'attribute:synthetic_functions'\n"
+        "      type: multilabel\n      min_class_size: 3\n      terms: [class_A, gc_rich]\n"
+    )
+    target = "results/mini/labels/genes/functions.tsv"
+    run_snakemake(tmp_path, target, configfiles=[REPO / ".test" / "config.yaml", extra])
+    table = pd.read_csv(tmp_path / target, sep="\t")
+    summary = json.loads((tmp_path / target.replace(".tsv", ".summary.json")).read_text())
+    assert set(";".join(table["label"]).split(";")) == {"class_A", "gc_rich"}
+    assert set(table["label"]) <= {"class_A", "gc_rich", "class_A;gc_rich"}
+    counts = table["label"].str.split(";").explode().value_counts().sort_index()
+    assert summary["classes"] == {k: int(v) for k, v in counts.items()}
+    assert summary["task_type"] == "multilabel" and set(summary["per_split"]) == {"train", "val", "test"}

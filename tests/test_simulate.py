@@ -289,3 +289,40 @@ def test_small_settings_still_work(tmp_path):
     summary, paths, _ = _run(tmp_path, seed=7, n_contigs=1, contig_length=8_000, n_classes=5, n_variants=20)
     assert summary["contigs"] == {"chrSim1": 8_000}
     assert sum(summary["variants_per_clnsig"].values()) == len(_records(paths[2])) == 20
+
+
+def test_synthetic_functions_are_class_plus_gc_rich(demo):
+    """The multi-label attribute: each coding gene's class, plus gc_rich when its CDS (read back from the
+    FASTA) is GC-richer than the median coding gene; about half hold it, in every class."""
+    coding = [g for g in demo["genes"].values() if g["gene_biotype"] == "protein_coding"]
+    gc = []
+    for g in coding:
+        cds = _coding_strand(demo["genome"], g["contig"], g["start"], g["end"], g["strand"])
+        gc.append((cds.count("G") + cds.count("C")) / len(cds))
+    median = np.median(gc)
+    for g, fraction in zip(coding, gc, strict=True):
+        expected = [g["function_class"], *(["gc_rich"] if fraction > median else [])]
+        assert g["synthetic_functions"].split(",") == expected
+    rich = [g["function_class"] for g in coding if "gc_rich" in g["synthetic_functions"]]
+    assert len(rich) == sum(f > median for f in gc) and abs(len(rich) - len(coding) / 2) <= 1
+    assert set(rich) == {g["function_class"] for g in coding}  # co-occurs with every class
+    noncoding = [g for g in demo["genes"].values() if g["gene_biotype"] != "protein_coding"]
+    assert noncoding and not any("synthetic_functions" in g for g in noncoding)
+
+
+def test_gc_rich_is_learnable_from_kmers(demo):
+    """3-mer LR trained on contigs 1-3, tested on contig 4: 0.97 on 62 genes at seed 42 (chance ~0.56)."""
+    genome = demo["genome"]
+    kmers = ["".join(p) for p in itertools.product("ACGT", repeat=3)]
+    coding = [g for g in demo["genes"].values() if g["gene_biotype"] == "protein_coding"]
+    features = np.array(
+        [
+            _kmer_frequencies(_coding_strand(genome, g["contig"], g["start"], g["end"], g["strand"]), kmers)
+            for g in coding
+        ]
+    )
+    labels = np.array(["gc_rich" in g["synthetic_functions"] for g in coding])
+    train = np.array([g["contig"] != "chrSim4" for g in coding])
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    accuracy = model.fit(features[train], labels[train]).score(features[~train], labels[~train])
+    assert accuracy > 0.8

@@ -26,6 +26,9 @@ RNA_TYPES = frozenset({"tRNA", "rRNA", "ncRNA", "tmRNA", "misc_RNA", "snRNA", "s
 _STRANDS = frozenset({"+", "-", ".", "?"})
 _GO_RE = re.compile(r"GO:(\d{7})")
 _PIPE_GO_RE = re.compile(r"\|(\d{7})(?:\||$)")  # NCBI PGAP style: "term name|0005524||IEA"
+_GO_ID_RE = re.compile(
+    r"\[GO ID (\d{7})\]"
+)  # older RefSeq GenBank: "GTP binding [GO ID 0005525] [Evidence TAS]"
 _EC_RE = re.compile(r"^EC:(.+)$")
 _GTF_ATTR_RE = re.compile(r'\s*([^\s;]+)\s+(?:"([^"]*)"|([^;]*?))\s*(?:;|$)')
 
@@ -166,7 +169,7 @@ def _go_terms(attr_sets: Iterable[dict[str, list[str]]]) -> tuple[str, ...]:
             if low in ("ontology_term", "dbxref", "db_xref") or low.startswith("go_"):
                 for value in values:
                     ids = _GO_RE.findall(value) or (
-                        _PIPE_GO_RE.findall(value) if low.startswith("go_") else []
+                        _PIPE_GO_RE.findall(value) + _GO_ID_RE.findall(value) if low.startswith("go_") else []
                     )
                     found.extend(f"GO:{go}" for go in ids)
     return _unique(found)

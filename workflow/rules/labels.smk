@@ -17,6 +17,13 @@ rule gene_labels:
         label_table=lambda wildcards: task_config("gene_function", wildcards.task).get(
             "label_table", []
         ),
+        # The GO slim's OBO files are inputs too, so replacing them reruns the task.
+        go_obo=lambda wildcards: task_config("gene_function", wildcards.task)
+        .get("go_slim", {})
+        .get("obo", []),
+        go_slim=lambda wildcards: task_config("gene_function", wildcards.task)
+        .get("go_slim", {})
+        .get("slim", []),
     output:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
         summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
