@@ -5,7 +5,7 @@ Three steps, each a workflow rule: `plan_shards` groups the split intervals into
 window is lost or doubled); `window_shard` cuts and filters one shard's windows from the genome code file
 that the splits stage wrote (random access, so no shard decompresses the FASTA); `gather_windows`
 deduplicates across shards and streams them into the final `{split}.npy` files. Memory stays bounded:
-a shard holds one chunk of windows at a time and the gather writes through `open_memmap`.
+a shard holds one chunk of windows at a time and the gather streams shard files into the `.npy` files.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -58,10 +59,13 @@ def plan_shards(
     unknown = sorted(set(splits["contig"]) - set(order))
     if unknown:
         raise GenolmError(f"splits: contig(s) {', '.join(unknown[:5])} are not in the genome's contig table")
-    table = splits.assign(_order=splits["contig"].map(order)).sort_values(["_order", "start"])
+    intervals = sorted(  # plain tuples: a few dozen rows, where pandas' per-call cost would dominate
+        zip(splits["contig"], splits["start"].tolist(), splits["end"].tolist(), splits["split"], strict=True),
+        key=lambda row: (order[row[0]], row[1]),
+    )
     rows, shard, used = [], 0, 0
-    for contig, start, end, split in table[["contig", "start", "end", "split"]].itertuples(index=False):
-        count = len(window_starts(start, end, window, stride))
+    for contig, start, end, split in intervals:
+        count = (end - start - window) // stride + 1 if end - start >= window else 0
         done = 0
         while done < count:
             take = min(count - done, (shard_size - used) // stride)
@@ -125,7 +129,7 @@ def window_shard(
     table_contigs = read_contigs(contigs)
     lengths = dict(zip(table_contigs["contig"], table_contigs["length"], strict=True))
     offsets = dict(zip(table_contigs["contig"], table_contigs["offset"], strict=True))
-    genome = np.memmap(codes, dtype=np.uint8, mode="r")
+    genome = np.memmap(codes, dtype=np.uint8, mode="r").view(np.ndarray)  # plain slicing, still mapped
     stats = {"windows_total": 0, "dropped": {"n": 0, "soft_mask": 0}, "kept": dict.fromkeys(SPLITS, 0)}
     hashes: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     with atomic_path(out_dir) as tmp:
@@ -141,11 +145,20 @@ def window_shard(
                     )
                 offset = int(offsets[contig])
                 region = genome[offset + start : offset + end]
-                for batch in _window_chunks(region, window, stride):
-                    keep = _filter(batch, window, max_n_fraction, soft_mask, max_soft_mask_fraction, stats)
-                    kept = np.ascontiguousarray(batch if keep.all() else batch[keep])
-                    if soft_mask == "drop":
-                        kept &= np.uint8(BASE_BITS)  # clear the soft-mask bit
+                for span, batch in _window_chunks(region, window, stride):
+                    keep = _filter(
+                        span,
+                        len(batch),
+                        window,
+                        stride,
+                        max_n_fraction,
+                        soft_mask,
+                        max_soft_mask_fraction,
+                        stats,
+                    )
+                    kept = batch if keep.all() else batch[keep]
+                    # a new array clears the soft-mask bit: `batch` views the read-only genome file
+                    kept = kept & np.uint8(BASE_BITS) if soft_mask == "drop" else np.ascontiguousarray(kept)
                     files[split].write(memoryview(kept))
                     stats["kept"][split] += len(kept)
                     if dedup:
@@ -169,42 +182,60 @@ def _check_window_options(window: int, stride: int, soft_mask: str) -> None:
         )
 
 
-def _window_chunks(region: np.ndarray, window: int, stride: int) -> Iterator[np.ndarray]:
-    """(n, window) zero-copy views of every full window of `region`, at most CHUNK_WINDOWS at a time."""
+def _window_chunks(region: np.ndarray, window: int, stride: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(span, windows) per chunk of at most CHUNK_WINDOWS windows: the region bases they cover and an
+    (n, window) zero-copy view of them."""
     count = len(window_starts(0, len(region), window, stride))
     for first in range(0, count, CHUNK_WINDOWS):
         n = min(CHUNK_WINDOWS, count - first)
-        yield np.lib.stride_tricks.as_strided(
-            region[first * stride :], shape=(n, window), strides=(stride, 1), writeable=False
-        )
+        span = region[first * stride : (first + n - 1) * stride + window]
+        if stride == window:  # back to back: a plain reshape, cheaper than as_strided
+            yield span, span.reshape(n, window)
+        else:
+            yield span, np.lib.stride_tricks.as_strided(span, (n, window), (stride, 1), writeable=False)
 
 
 def _filter(
-    batch: np.ndarray,
+    span: np.ndarray,
+    n: int,
     window: int,
+    stride: int,
     max_n_fraction: float,
     soft_mask: str,
     max_soft_mask_fraction: float,
     stats: dict,
 ) -> np.ndarray:
-    """Rows to keep; a dropped row counts once, under its first reason (N, then soft mask)."""
-    stats["windows_total"] += len(batch)
-    codes = batch & np.uint8(BASE_BITS) if soft_mask == "drop" else batch
-    bad_n = _row_counts(codes == N_CODE) / window > max_n_fraction
+    """Which of the `n` windows of `span` to keep; a dropped row counts once, under its first reason (N,
+    then soft mask). A check is skipped when the span's largest code shows nothing to find (a max costs far
+    less than a comparison array)."""
+    stats["windows_total"] += n
+    bad_n = np.zeros(n, dtype=bool)
+    top = int(span.max()) if len(span) else 0
+    if top == N_CODE or soft_mask == "drop":
+        codes = span & np.uint8(BASE_BITS) if soft_mask == "drop" else span
+        bad_n = _window_counts(codes == N_CODE, n, window, stride) / window > max_n_fraction
     bad = bad_n
-    if soft_mask == "drop":
-        bad_soft = ~bad_n & (_row_counts(batch >= SOFT_MASKED) / window > max_soft_mask_fraction)
+    if soft_mask == "drop" and top >= SOFT_MASKED:
+        soft = _window_counts(span >= SOFT_MASKED, n, window, stride)
+        bad_soft = ~bad_n & (soft / window > max_soft_mask_fraction)
         stats["dropped"]["soft_mask"] += int(bad_soft.sum())
         bad = bad_n | bad_soft
     stats["dropped"]["n"] += int(bad_n.sum())
     return ~bad
 
 
-def _row_counts(flags: np.ndarray) -> np.ndarray:
-    """True count per row; skips the sum when nothing is flagged (the usual case for N and soft mask)."""
+def _window_counts(flags: np.ndarray, n: int, window: int, stride: int) -> np.ndarray:
+    """Flagged bases in each of the `n` windows starting every `stride` bases of `flags`.
+
+    Differences of one running sum: one pass over the span however much windows overlap, and skipped
+    when nothing is flagged (the usual case for N and soft mask).
+    """
     if not flags.any():
-        return np.zeros(len(flags), dtype=np.int64)
-    return flags.sum(axis=1, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64)
+    running = np.zeros(len(flags) + 1, dtype=np.int64)
+    np.cumsum(flags, out=running[1:])
+    starts = np.arange(n, dtype=np.int64) * stride
+    return running[starts + window] - running[starts]
 
 
 def window_hashes(windows: np.ndarray) -> np.ndarray:
@@ -255,18 +286,19 @@ def gather_windows(
     sizes = {}
     for split in SPLITS:
         rows = counts[split] + (rc_added if split == "train" else 0)
-        with atomic_path(out_dir / f"{split}.npy") as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows, window))
-            at = 0
+        rc = reverse_complement and split == "train"
+        with atomic_path(out_dir / f"{split}.npy") as tmp, open(tmp, "wb") as out:
+            header = {"descr": "|u1", "fortran_order": False, "shape": (rows, window)}
+            np.lib.format.write_array_header_1_0(out, header)
             for i, shard in enumerate(shards):
-                mask = keep[split][i] if keep else None
-                for batch in _read_rows(shard / f"{split}.u8", stats[i]["kept"][split], window, mask):
-                    out[at : at + len(batch)] = batch
-                    at += len(batch)
-                    if reverse_complement and split == "train":
-                        out[at : at + len(batch)] = reverse_complement_codes(batch.T).T
-                        at += len(batch)
-            del out  # unmap; the rename makes the written pages visible as one file
+                path, kept = shard / f"{split}.u8", stats[i]["kept"][split]
+                if not (keep or rc):  # rows go over as they are: a plain file copy
+                    _append_file(path, kept * window, out)
+                    continue
+                for batch in _read_rows(path, kept, window, keep[split][i] if keep else None):
+                    out.write(memoryview(np.ascontiguousarray(batch)))
+                    if rc:
+                        out.write(memoryview(np.ascontiguousarray(reverse_complement_codes(batch.T).T)))
         sizes[split] = {"windows": rows, "bases": rows * window}
     table = read_contigs(contigs)
     dropped = {
@@ -314,6 +346,14 @@ def _dedup_masks(shards: Sequence[Path], stats: Sequence[dict]) -> dict[str, lis
         masks[s].append(keep_flat[at : at + len(h)])
         at += len(h)
     return masks
+
+
+def _append_file(path: Path, size: int, out: BinaryIO) -> None:
+    """Append the `size`-byte file `path` to `out` (streamed, bounded memory)."""
+    if path.stat().st_size != size:
+        raise GenolmError(f"{path}: {path.stat().st_size} bytes, expected {size} from its stats.json")
+    with open(path, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 22)
 
 
 def _read_rows(path: Path, rows: int, window: int, mask: np.ndarray | None) -> Iterator[np.ndarray]:

@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
-CONDA_TO_PIP = {"pytorch": "torch"}
+CONDA_TO_PIP = {"pytorch": "torch", "python-isal": "isal"}
 RULE = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
 CONDA_ENV = re.compile(r"^\s+conda:\s*\n\s+ENVS\s*/\s*\"([^\"]+)\"", re.MULTILINE)
 

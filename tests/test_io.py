@@ -147,15 +147,19 @@ def test_malformed_fasta_raises_with_file_and_line(tmp_path, text, message):
 
 
 def _check_blocks(text: bytes, chunk: int) -> None:
-    """However the file falls into chunks, blocks reassemble the text and carry true line numbers."""
+    """However the file falls into chunks, blocks reassemble the text, carry the line number of their
+    first byte, and give headers whole (bases None) and sequence runs without their line ends."""
     blocks = list(fasta._blocks(io.BytesIO(text), chunk_size=chunk))
-    assert b"".join(data for _, data, _ in blocks) == (
-        text + b"\n" if text and not text.endswith(b"\n") else text
-    )
-    all_lines = text.split(b"\n")
-    for is_header, data, lineno in blocks:
-        assert is_header == data.startswith(b">")
-        assert all_lines[lineno - 1] == data.split(b"\n")[0]
+    assert b"".join(raw for raw, _, _ in blocks) == text
+    offset = 0
+    for raw, bases, lineno in blocks:
+        assert lineno == text[:offset].count(b"\n") + 1
+        if bases is None:
+            assert raw.startswith(b">") and (offset == 0 or text[offset - 1 : offset] == b"\n")
+            assert raw.endswith(b"\n") or offset + len(raw) == len(text)
+        else:
+            assert bases == raw.replace(b"\n", b"")
+        offset += len(raw)
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 61, 62, 200, 1 << 22])

@@ -231,3 +231,28 @@ def test_encode_codes_largest_k(kind):
             ids[row, : lengths[row]].tolist() == tok(_text(tok, seq), add_special_tokens=False)["input_ids"]
         )
     assert ids[0, 0] == tok.convert_tokens_to_ids("TTTTTTTT") == 5 + 4**8 - 1
+
+
+@pytest.mark.parametrize("k", range(1, 8))
+@pytest.mark.parametrize("kind", ["kmer", "kmer_overlap"])
+def test_encode_codes_every_k_matches_the_tokenizer(kind, k):
+    """k-mer ids are built from shorter k-mers (1, 2, 3, 6 for k=6): every k exercises another chain."""
+    tok = build_tokenizer(kind, k=k)
+    rng = np.random.default_rng(k)
+    sequences = _random_sequences(rng, 6, 41, "ACGT") + _random_sequences(rng, 3, 41, "ACGTTTTTTTTTN")
+    ids, lengths = encode_codes(tok, _codes(sequences))
+    for row, seq in enumerate(sequences):
+        assert (
+            ids[row, : lengths[row]].tolist() == tok(_text(tok, seq), add_special_tokens=False)["input_ids"]
+        )
+
+
+def test_id_lookup_takes_the_table_when_ids_are_not_consecutive():
+    from genolm.tokenizers import _lookup
+
+    index = np.array([[0, 3, 1], [2, 2, 0]], dtype=np.uint16)
+    consecutive = np.arange(7, 11, dtype=np.int32)
+    shuffled = np.array([9, 4, 30, 5], dtype=np.int32)
+    for table in (consecutive, shuffled):
+        got = _lookup(table, index)
+        assert got.dtype == np.int32 and got.tolist() == table[index].tolist()

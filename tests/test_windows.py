@@ -12,8 +12,9 @@ import pytest
 from conftest import REPO, run_snakemake
 
 from genolm.errors import GenolmError
-from genolm.io.fasta import encode, reverse_complement_codes
-from genolm.tokenizers import encode_codes, save_tokenizer
+from genolm.io import fasta
+from genolm.io.fasta import decode, encode, iter_fasta, reverse_complement_codes
+from genolm.tokenizers import build_tokenizer, encode_codes, overlapping_kmers, save_tokenizer
 from genolm.windows import preprocess_genome, window_shard, window_starts
 
 SPLIT = {"method": "blocks", "block_size": 3000, "gap": 200}
@@ -106,6 +107,25 @@ def test_soft_mask_drop_counts_its_own_reason(tmp_path, genome):
         np.testing.assert_array_equal(got[split], expected[split])
     assert summary["dropped"]["soft_mask"] > 0 and summary["dropped"]["n"] > 0
     assert summary["windows_total"] == summary["windows_kept"] + sum(summary["dropped"].values())
+
+
+def test_soft_mask_drop_with_back_to_back_windows_all_kept(tmp_path, genome):
+    """stride == window and nothing dropped: the rows are views of the read-only genome file."""
+    path, contigs = genome
+    preprocess_genome(
+        path,
+        tmp_path,
+        window=100,
+        stride=100,
+        split=SPLIT,
+        soft_mask="drop",
+        max_n_fraction=1.0,
+        max_soft_mask_fraction=1.0,
+    )
+    splits = pd.read_csv(tmp_path / "preprocess" / "splits.tsv", sep="\t")
+    expected = reference_windows(contigs, splits, 100, 100, 1.0, soft_max=1.0)
+    for split, got in load(tmp_path).items():
+        np.testing.assert_array_equal(got, expected[split])
 
 
 def test_dedup_keeps_one_copy_preferring_test_then_val(tmp_path):
@@ -284,3 +304,97 @@ def test_workflow_runs_shards_as_jobs_and_gathers_the_plain_result(sharded_run, 
     assert plain["shards"] == 1
     for split, arr in load(tmp_path).items():
         np.testing.assert_array_equal(np.load(results / "preprocess" / "windows" / f"{split}.npy"), arr)
+
+
+MESSY_LETTERS = list("ACGTacgtNnRYKMSWBDHVryk")
+
+
+def messy_fasta(rng, crlf: bool) -> tuple[bytes, dict[str, str]]:
+    """Random FASTA text (BOM, long headers, ragged and blank lines, lowercase, N, IUPAC, one contig with
+    only ACGT, LF or CRLF) and each contig as written, one character a base."""
+    weights = np.array([8] * 8 + [1] * (len(MESSY_LETTERS) - 8), dtype=float)
+    contigs = {}
+    for i, n in enumerate([5000, 3000, 1, 2600, 900]):
+        letters = MESSY_LETTERS[:4] if i == 1 else MESSY_LETTERS
+        p = None if i == 1 else weights / weights.sum()
+        contigs[f"ctg{i}"] = "".join(rng.choice(letters, n, p=p))
+    end = "\r\n" if crlf else "\n"
+    parts = ["\ufeff"]
+    for name, seq in contigs.items():
+        parts.append(f">{name} {'description ' * int(rng.integers(0, 12))}{end}")
+        at = 0
+        while at < len(seq):
+            width = int(rng.choice([60, 80, 13, 1]))
+            parts.append(seq[at : at + width] + end + (end if rng.random() < 0.02 else ""))
+            at += width
+    return "".join(parts).encode(), contigs
+
+
+def reference_record(seq: str) -> tuple[str, str]:
+    """Per character: the ACGTN letter (IUPAC -> N) and the soft-mask flag ('1' for lowercase)."""
+    letters = "".join(c.upper() if c.upper() in "ACGT" else "N" for c in seq)
+    return letters, "".join("1" if c.islower() else "0" for c in seq)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1 << 18])
+@pytest.mark.parametrize("crlf", [False, True])
+def test_fast_fasta_reader_equals_a_per_character_reference(tmp_path, monkeypatch, chunk_size, crlf):
+    """Chunks cut lines and headers anywhere (size 1 and 7 cut every header); codes and mask must not care."""
+    text, contigs = messy_fasta(np.random.default_rng(3 + crlf), crlf)
+    path = tmp_path / "g.fa.gz"
+    path.write_bytes(gzip.compress(text))
+    monkeypatch.setattr(fasta, "_CHUNK_SIZE", chunk_size)
+    got = {}
+    for name, codes, mask in iter_fasta(path, soft_mask=True):
+        got[name] = (decode(codes), (mask.astype(np.uint8) + ord("0")).tobytes().decode())
+    assert got == {name: reference_record(seq) for name, seq in contigs.items()}
+    assert {name: decode(codes) for name, codes in iter_fasta(path)} == {n: v[0] for n, v in got.items()}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 1 << 18])
+def test_fast_fasta_reader_names_the_line_of_a_bad_character_at_any_chunk_size(
+    tmp_path, monkeypatch, chunk_size
+):
+    path = tmp_path / "bad.fa"
+    path.write_bytes(b">a\r\nACGT\r\nAC\r\n>b x\r\nACGTTG\r\nGG\tA\r\nAC-GT\r\nAC\r\n")
+    monkeypatch.setattr(fasta, "_CHUNK_SIZE", chunk_size)
+    with pytest.raises(GenolmError, match=r"bad.fa:7: invalid sequence character '-'"):
+        list(iter_fasta(path))
+
+
+@pytest.fixture(scope="module")
+def messy_windows(tmp_path_factory):
+    """The messy genome through the whole preprocess path, next to its contigs as text."""
+    work = tmp_path_factory.mktemp("messy")
+    text, contigs = messy_fasta(np.random.default_rng(8), crlf=True)
+    path = work / "g.fa.gz"
+    path.write_bytes(gzip.compress(text))
+    kwargs = {"window": 120, "stride": 50, "max_n_fraction": 0.2, "soft_mask": "drop"}
+    preprocess_genome(path, work, split=SPLIT, max_soft_mask_fraction=0.6, **kwargs)
+    splits = pd.read_csv(work / "preprocess" / "splits.tsv", sep="\t")
+    as_n = {
+        n: "".join(c if c.upper() in "ACGT" else ("n" if c.islower() else "N") for c in seq)
+        for n, seq in contigs.items()
+    }
+    expected = reference_windows(as_n, splits, 120, 50, 0.2, soft_max=0.6)
+    return load(work), expected
+
+
+def test_messy_genome_windows_equal_the_plain_reference(messy_windows):
+    got, expected = messy_windows
+    assert sum(len(v) for v in expected.values()) > 40
+    for split in expected:
+        np.testing.assert_array_equal(got[split], expected[split])
+
+
+@pytest.mark.parametrize(("kind", "k"), [("char", 1), ("kmer", 5), ("kmer_overlap", 5), ("bpe", 0)])
+def test_messy_genome_tokens_equal_the_tokenizer_on_text(messy_windows, kind, k):
+    windows = np.concatenate(list(messy_windows[0].values()))
+    texts = [decode(row) for row in windows]
+    tok = build_tokenizer(kind, k=k or 6, vocab_size=60, training_sequences=texts[::3])
+    ids, lengths = encode_codes(tok, windows)
+    for row, text in enumerate(texts):
+        text = overlapping_kmers(text, k) if kind == "kmer_overlap" else text
+        expected = tok(text, add_special_tokens=False)["input_ids"]
+        assert ids[row, : lengths[row]].tolist() == expected
+        assert (ids[row, lengths[row] :] == tok.pad_token_id).all()
