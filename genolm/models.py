@@ -11,6 +11,7 @@ from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
+    AutoModelForPreTraining,
     BertConfig,
     GPT2Config,
     LlamaConfig,
@@ -28,6 +29,8 @@ from genolm.errors import GenolmError
 MLM_FAMILIES = ("bert", "roberta", "modernbert")
 CAUSAL_FAMILIES = ("gpt2", "llama")
 ABSOLUTE_POSITION_FAMILIES = ("bert", "roberta", "gpt2")
+#: Families whose transformers pretraining class has a sentence-pair (next-sentence) head.
+PAIR_FAMILIES = ("bert",)
 
 #: Size presets; parameter counts for a 10-token (single-nucleotide) vocabulary are in config/README.md.
 PRESETS: dict[str, dict[str, int]] = {
@@ -66,10 +69,12 @@ def build_config(
     tokenizer: PreTrainedTokenizerBase,
     max_tokens: int,
     dropout: float | None = None,
+    segments: int = 1,
 ):
     """A transformers config for `family` whose vocabulary and positions fit `tokenizer` and `max_tokens`.
 
-    `dropout` (None: the family's default) sets every dropout rate the family has.
+    `dropout` (None: the family's default) sets every dropout rate the family has; `segments` is the number
+    of token-type embeddings of bert and roberta (2 for sentence-pair inputs).
     """
     vocab = len(tokenizer)
     common: dict[str, Any] = {"vocab_size": vocab, "pad_token_id": tokenizer.pad_token_id}
@@ -81,7 +86,7 @@ def build_config(
         "num_hidden_layers": n_layer,
         "num_attention_heads": n_head,
         "intermediate_size": inter,
-        "type_vocab_size": 1,
+        "type_vocab_size": segments,
         **common,
     }
     if dropout is not None:
@@ -162,16 +167,37 @@ def check_fits(
             )
 
 
-def build_model(config, family: str) -> PreTrainedModel:
-    """Instantiate a randomly initialised model with SDPA attention."""
-    auto = AutoModelForMaskedLM if objective(family) == "mlm" else AutoModelForCausalLM
-    return auto.from_config(config, attn_implementation="sdpa")
+def check_pair_family(family: str, pair_objective: str) -> None:
+    """Refuse a sentence-pair objective for a family whose transformers class has no next-sentence head."""
+    if pair_objective != "none" and family not in PAIR_FAMILIES:
+        raise GenolmError(
+            f"pretrain.pair_objective {pair_objective!r} needs model.family {' or '.join(PAIR_FAMILIES)} "
+            f"(the only family with a next-sentence head in transformers); got {family!r}"
+        )
+
+
+def _auto_class(family: str, pair_objective: str):
+    check_pair_family(family, pair_objective)
+    if pair_objective != "none":
+        return AutoModelForPreTraining  # masked-LM head + next-sentence head (BertForPreTraining)
+    return AutoModelForMaskedLM if objective(family) == "mlm" else AutoModelForCausalLM
+
+
+def build_model(config, family: str, pair_objective: str = "none") -> PreTrainedModel:
+    """A randomly initialised model with SDPA attention (plus a pair head for a pair objective)."""
+    return _auto_class(family, pair_objective).from_config(config, attn_implementation="sdpa")
 
 
 def load_model(
-    path: str | Path, family: str | None = None, trust_remote_code: bool = False
+    path: str | Path,
+    family: str | None = None,
+    trust_remote_code: bool = False,
+    pair_objective: str = "none",
 ) -> PreTrainedModel:
-    """Load a local Hugging Face model directory (safetensors only; never a pickle)."""
+    """Load a local Hugging Face model directory (safetensors only; never a pickle).
+
+    With a pair objective the pretraining class is loaded (a missing next-sentence head starts random).
+    """
     path = Path(path)
     if not (path / "config.json").is_file():
         raise GenolmError(f"{path}: not a model directory (no config.json)")
@@ -188,9 +214,9 @@ def load_model(
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise GenolmError(f"{path}/config.json: not a loadable model config ({first})") from err
     family = family or config.model_type
-    auto = AutoModelForMaskedLM if objective(config.model_type) == "mlm" else AutoModelForCausalLM
     if config.model_type != family:
         raise GenolmError(f"{path}: holds a {config.model_type} model, expected {family}")
+    auto = _auto_class(config.model_type, pair_objective)
     if not any(path.glob("*.safetensors")):
         raise GenolmError(f"{path}: no .safetensors weights (pickled checkpoints are refused)")
     return auto.from_pretrained(
@@ -213,10 +239,28 @@ def encoder(model: PreTrainedModel) -> torch.nn.Module:
 
 def mlm_logits(model: PreTrainedModel, hidden: torch.Tensor) -> torch.Tensor:
     """The MLM head applied to `hidden` (masked positions only, which saves the vocabulary projection)."""
-    if hasattr(model, "cls"):  # bert
-        return model.cls(hidden)
+    if hasattr(model, "cls"):  # bert: BertOnlyMLMHead or BertPreTrainingHeads, both hold .predictions
+        return model.cls.predictions(hidden)
     if hasattr(model, "decoder") and hasattr(model, "head"):  # modernbert
         return model.decoder(model.head(hidden))
     if hasattr(model, "lm_head"):  # roberta
         return model.lm_head(hidden)
     raise GenolmError(f"{type(model).__name__}: no masked-LM head found")
+
+
+def pair_logits(model: PreTrainedModel, pooled: torch.Tensor) -> torch.Tensor:
+    """The next-sentence head of a BertForPreTraining on the pooled [CLS] state: (n, 2) logits."""
+    return model.cls.seq_relationship(pooled)
+
+
+def masked_lm_part(model: PreTrainedModel) -> PreTrainedModel:
+    """The masked-LM model inside a pretraining model (encoder + MLM head, no pooler or pair head).
+
+    What is exported after sentence-pair pretraining, so the directory loads as AutoModelForMaskedLM with
+    no unused weights, exactly like a plain masked-LM run.
+    """
+    mlm = AutoModelForMaskedLM.from_config(model.config, attn_implementation="sdpa")
+    missing, _ = mlm.load_state_dict(model.state_dict(), strict=False)
+    if missing:
+        raise GenolmError(f"{type(model).__name__}: no weights for {missing[0]} of the masked-LM model")
+    return mlm.to(next(model.parameters()).device)

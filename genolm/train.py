@@ -6,6 +6,12 @@ have, with no RNG state to carry. `pretrain.batch_size` is the global batch: eac
 rows `rank::world` of the step's batch and runs them in micro-batches, and the loss is the sum over the
 batch's target tokens divided by their global count, so a step's gradient does not depend on how the batch
 is split (up to floating-point summation order).
+
+`pretrain.pair_objective` adds a sentence-pair task to MLM (bert only: BertForPreTraining's next-sentence
+head). Each window is cut into halves A | B and fed as [CLS] A [SEP] B [SEP] with token types 0 | 1; in a
+seeded half of the rows B is replaced: by the second half of another random window ("adjacent": are the
+halves neighbours in the genome?) or by its own reverse complement ("strand": is B on A's strand?). The
+step's loss is MLM loss per masked token + pair_weight * pair loss per window.
 """
 
 from __future__ import annotations
@@ -38,11 +44,14 @@ from genolm.models import (
     build_config,
     build_model,
     check_fits,
+    check_pair_family,
     count_parameters,
     load_model,
+    masked_lm_part,
     mlm_logits,
     model_size,
     objective,
+    pair_logits,
 )
 from genolm.tokenizers import encode_codes, tokenizer_kind
 
@@ -79,6 +88,60 @@ class PretrainSettings:
     gpus: int = 0
     seed: int = 42
     threads: int = 2
+    pair_objective: str = "none"
+    pair_weight: float = 1.0
+
+
+#: Sentence-pair tasks (see the module docstring); "none" trains the plain LM objective.
+PAIR_OBJECTIVES = ("none", "adjacent", "strand")
+#: Pair labels, as transformers' next_sentence_label: 0 = B follows A in the genome, 1 = B was replaced.
+PAIR_KEPT, PAIR_REPLACED = 0, 1
+_COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)  # A<->T, C<->G, N stays N
+
+
+def check_pair(settings: PretrainSettings) -> bool:
+    """Whether a pair objective is on; refuses an unknown one or a family without a pair head."""
+    if settings.pair_objective not in PAIR_OBJECTIVES:
+        raise GenolmError(
+            f"pretrain.pair_objective: got {settings.pair_objective!r}, expected one of "
+            f"{', '.join(PAIR_OBJECTIVES)}"
+        )
+    check_pair_family(settings.family, settings.pair_objective)
+    return settings.pair_objective != "none"
+
+
+def reverse_complement(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of rows of base codes (A0 C1 G2 T3 N4)."""
+    return _COMPLEMENT[codes[:, ::-1]]
+
+
+def pair_sample(
+    windows: np.ndarray, indices: np.ndarray, kind: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(A, B, labels) for the windows at `indices`: A the first half, B the second half or its replacement.
+
+    Exactly n // 2 rows, chosen by `rng`, are replaced (label PAIR_REPLACED): "adjacent" takes B from
+    another window of `windows` drawn by `rng`, "strand" reverse-complements B. An odd base is left out.
+    """
+    codes = np.asarray(windows[indices])
+    n, half = len(codes), codes.shape[1] // 2
+    first, second = codes[:, :half], codes[:, half : 2 * half].copy()
+    replaced = rng.permutation(n) < n // 2
+    if kind == "adjacent":
+        if len(windows) < 2:
+            raise GenolmError("pretrain.pair_objective adjacent: needs at least 2 windows to draw from")
+        own = np.asarray(indices)[replaced]
+        other = rng.integers(0, len(windows) - 1, len(own))
+        other += other >= own  # any window but the row's own
+        order = np.argsort(other)  # mmap reads want sorted indices
+        drawn = np.empty((len(own), codes.shape[1]), dtype=codes.dtype)
+        drawn[order] = windows[other[order]]
+        second[replaced] = drawn[:, half : 2 * half]
+    elif kind == "strand":
+        second[replaced] = reverse_complement(second[replaced])
+    else:
+        raise GenolmError(f"pretrain.pair_objective: got {kind!r}, expected adjacent or strand")
+    return first, second, np.where(replaced, PAIR_REPLACED, PAIR_KEPT).astype(np.int64)
 
 
 def world_size(settings: PretrainSettings) -> int:
@@ -101,6 +164,28 @@ def max_tokens(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
     kind, k = tokenizer_kind(tokenizer)
     body = window - k + 1 if kind == "kmer_overlap" else window
     return body + 2
+
+
+def tokenize_pairs(
+    tokenizer: PreTrainedTokenizerBase, first: np.ndarray, second: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[CLS] A [SEP] B [SEP] ids and token types (0 up to the first [SEP], 1 after; pads 0).
+
+    A pair holds at most one token per base plus 3 specials, i.e. max_tokens(window) + 1 tokens.
+    """
+    ids_a, len_a = encode_codes(tokenizer, np.ascontiguousarray(first))
+    ids_b, len_b = encode_codes(tokenizer, np.ascontiguousarray(second))
+    width = int((len_a + len_b).max()) + 3
+    ids = np.full((len(ids_a), width), tokenizer.pad_token_id, dtype=np.int64)
+    types = np.zeros((len(ids_a), width), dtype=np.int64)
+    ids[:, 0] = tokenizer.cls_token_id
+    for i, (a, b) in enumerate(zip(len_a, len_b, strict=True)):
+        ids[i, 1 : a + 1] = ids_a[i, :a]
+        ids[i, a + 1] = tokenizer.sep_token_id
+        ids[i, a + 2 : a + b + 2] = ids_b[i, :b]
+        ids[i, a + b + 2] = tokenizer.sep_token_id
+        types[i, a + 2 : a + b + 3] = 1
+    return torch.from_numpy(ids), torch.from_numpy(types)
 
 
 def mask_span(tokenizer: PreTrainedTokenizerBase) -> int:
@@ -165,22 +250,29 @@ class LMLoss(torch.nn.Module):
     """Summed cross-entropy and correct predictions over the loss positions of a batch.
 
     A module (not a function) so DDP and torch.compile can wrap it. For MLM the head runs on the masked
-    positions only, which saves the vocabulary projection of the other ~85% of tokens.
+    positions only, which saves the vocabulary projection of the other ~85% of tokens. Given token types
+    and pair labels it also returns the summed pair cross-entropy and correct pair predictions.
     """
 
     def __init__(self, model: torch.nn.Module, objective_: str) -> None:
         super().__init__()
         self.model, self.objective = model, objective_
 
-    def forward(self, ids, inputs, targets, attention):
+    def forward(self, ids, inputs, targets, attention, types=None, pair_labels=None):
         if self.objective == "mlm":
-            hidden = self.model.base_model(input_ids=inputs, attention_mask=attention).last_hidden_state
-            logits, labels = mlm_logits(self.model, hidden[targets]), ids[targets]
+            segments = {} if types is None else {"token_type_ids": types}
+            out = self.model.base_model(input_ids=inputs, attention_mask=attention, **segments)
+            logits, labels = mlm_logits(self.model, out.last_hidden_state[targets]), ids[targets]
         else:
             logits = self.model(input_ids=ids, attention_mask=attention).logits[:, :-1][targets]
             labels = ids[:, 1:][targets]
         loss = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
-        return loss, (logits.argmax(-1) == labels).sum()
+        correct = (logits.argmax(-1) == labels).sum()
+        if pair_labels is None:
+            return loss, correct
+        pair = pair_logits(self.model, out.pooler_output).float()
+        pair_loss = torch.nn.functional.cross_entropy(pair, pair_labels, reduction="sum")
+        return loss, correct, pair_loss, (pair.argmax(-1) == pair_labels).sum()
 
 
 def shard_chunks(n: int, rank: int, world: int, micro: int | None) -> list[np.ndarray]:
@@ -242,21 +334,29 @@ def _attention(ids: torch.Tensor, pad_id: int) -> torch.Tensor | None:
     return (~pad).long() if bool(pad.any()) else None
 
 
-def _run_batch(loss_fn, ids, inputs, targets, rt: _Runtime, pad_id: int, scale: float | None, sync=None):
-    """Forward (and backward when `scale` is given) this process's rows of a batch; returns summed stats."""
-    total_loss, total_correct = 0.0, 0
-    chunks = shard_chunks(len(ids), rt.rank, rt.world, rt.micro)
+def _run_batch(loss_fn, tensors, rt: _Runtime, pad_id: int, scales: tuple | None, sync=None) -> list[float]:
+    """Forward (and backward when `scales` are given) this process's rows of a batch; returns summed stats.
+
+    `tensors` are (ids, inputs, targets) plus (token types, pair labels) for a pair objective; the stats are
+    [loss, correct] plus [pair loss, pair correct], and the backward pass runs loss * scales[0] (+ pair loss *
+    scales[1]).
+    """
+    totals: list[float] = []
+    chunks = shard_chunks(len(tensors[0]), rt.rank, rt.world, rt.micro)
     for i, rows in enumerate(chunks):
         no_sync = sync is not None and i < len(chunks) - 1
         with sync.no_sync() if no_sync else contextlib.nullcontext():
-            part = [t[rows].to(rt.device, non_blocking=True) for t in (ids, inputs, targets)]
+            part = [t[rows].to(rt.device, non_blocking=True) for t in tensors]
             with rt.context():
-                loss, correct = loss_fn(*part, _attention(part[0], pad_id))
-            if scale is not None:
-                (loss * scale).backward()
-        total_loss += loss.item()
-        total_correct += int(correct)
-    return total_loss, total_correct
+                out = loss_fn(*part[:3], _attention(part[0], pad_id), *part[3:])
+            if scales is not None:
+                objective_ = out[0] * scales[0]
+                if len(out) > 2:
+                    objective_ = objective_ + out[2] * scales[1]
+                objective_.backward()
+        stats = [v.item() for v in out]
+        totals = [a + b for a, b in zip(totals, stats, strict=True)] if totals else stats
+    return totals
 
 
 @torch.no_grad()
@@ -268,7 +368,12 @@ def evaluate(
     limit: int,
     rt: _Runtime | None = None,
 ) -> dict:
-    """Validation loss, perplexity and token accuracy with fixed masks (seeded), so runs compare."""
+    """Validation loss, perplexity and token accuracy with fixed masks (seeded), so runs compare.
+
+    These are always measured on whole windows ([CLS] window [SEP], as downstream stages feed them), so
+    runs with and without a pair objective compare; a pair objective adds pair_loss and pair_accuracy
+    measured on seeded, masked pairs of the same windows, as in training.
+    """
     rt = rt or _Runtime(0, 1, torch.device("cpu"), None, settings.micro_batch_size)
     loss_fn.eval()
     generator = torch.Generator().manual_seed(settings.seed + 7919)
@@ -278,16 +383,34 @@ def evaluate(
     for start in range(0, n, settings.batch_size):
         ids = tokenize_batch(tokenizer, windows[start : min(n, start + settings.batch_size)], limit)
         inputs, targets = corrupt(ids, tokenizer, loss_fn.objective, settings.mask_prob, generator, span)
-        loss, correct = _run_batch(loss_fn, ids, inputs, targets, rt, tokenizer.pad_token_id, None)
+        loss, correct = _run_batch(loss_fn, (ids, inputs, targets), rt, tokenizer.pad_token_id, None)
         total_loss, total_correct = total_loss + loss, total_correct + correct
         total_count += int(targets.sum())
     total_loss, total_correct = _sum_across([total_loss, total_correct], rt)
-    loss_fn.train()
     mean = total_loss / total_count
     out = {"loss": mean, "perplexity": math.exp(min(mean, 50)), "accuracy": total_correct / total_count}
     if loss_fn.objective == "clm":
         out["bits_per_base"] = total_loss / (n * windows.shape[1]) / math.log(2)
+    if settings.pair_objective != "none":
+        rng = np.random.default_rng([settings.seed, 7919])
+        pair_loss = pair_correct = 0.0
+        for start in range(0, n, settings.batch_size):
+            rows = np.arange(start, min(n, start + settings.batch_size))
+            tensors = _pair_batch(tokenizer, windows, rows, settings, rng, generator, span)
+            _, _, loss, correct = _run_batch(loss_fn, tensors, rt, tokenizer.pad_token_id, None)
+            pair_loss, pair_correct = pair_loss + loss, pair_correct + correct
+        pair_loss, pair_correct = _sum_across([pair_loss, pair_correct], rt)
+        out |= {"pair_loss": pair_loss / n, "pair_accuracy": pair_correct / n}
+    loss_fn.train()
     return out
+
+
+def _pair_batch(tokenizer, windows, rows, settings: PretrainSettings, rng, generator, span) -> tuple:
+    """(ids, masked inputs, loss positions, token types, pair labels) of a pair batch."""
+    first, second, labels = pair_sample(windows, rows, settings.pair_objective, rng)
+    ids, types = tokenize_pairs(tokenizer, first, second)
+    inputs, targets = mask_tokens(ids, tokenizer, settings.mask_prob, generator, span)
+    return ids, inputs, targets, types, torch.from_numpy(labels)
 
 
 class _Preemption:
@@ -314,7 +437,7 @@ def run_fingerprint(settings: PretrainSettings, train_windows: np.ndarray, val: 
     digest = hashlib.sha256(
         json.dumps(
             {
-                "settings": {k: v for k, v in asdict(settings).items() if k not in ignored},
+                "settings": {k: v for k, v in recorded_settings(settings).items() if k not in ignored},
                 "shapes": [list(train_windows.shape), list(val.shape)],
                 "vocab": tokenizer.get_vocab(),
             },
@@ -324,6 +447,18 @@ def run_fingerprint(settings: PretrainSettings, train_windows: np.ndarray, val: 
     for arr in (train_windows, val):  # a sample of rows: cheap even for a human genome
         digest.update(np.ascontiguousarray(arr[:: max(1, len(arr) // 256)]).tobytes())
     return digest.hexdigest()
+
+
+def recorded_settings(settings: PretrainSettings) -> dict:
+    """The settings as recorded in metrics.json and the run fingerprint.
+
+    The pair keys are left out while the pair objective is off, so plain runs record exactly what they did
+    before the pair objective existed (same metrics.json bytes, and their checkpoints still resume).
+    """
+    out = asdict(settings)
+    if settings.pair_objective == "none":
+        del out["pair_objective"], out["pair_weight"]
+    return out
 
 
 def save_checkpoint(
@@ -364,10 +499,21 @@ def checkpoint_fingerprint(path: Path) -> str | None:
 
 
 def _build(settings: PretrainSettings, tokenizer, limit: int):
-    """A fresh model from the preset, or model.init_from checked against the tokenizer and window."""
+    """A fresh model from the preset, or model.init_from checked against the tokenizer and window.
+
+    A pair objective builds the family's pretraining class with two token types and one more position
+    (the middle [SEP]).
+    """
+    pair = settings.pair_objective != "none"
+    positions = limit + 1 if pair else limit
     if settings.init_from:
-        model = load_model(settings.init_from, family=settings.family)
-        check_fits(model, tokenizer, limit, f"model.init_from {settings.init_from}")
+        model = load_model(settings.init_from, family=settings.family, pair_objective=settings.pair_objective)
+        check_fits(model, tokenizer, positions, f"model.init_from {settings.init_from}")
+        if pair and model.config.type_vocab_size < 2:
+            raise GenolmError(
+                f"model.init_from {settings.init_from}: type_vocab_size {model.config.type_vocab_size}; "
+                "pretrain.pair_objective needs 2 token types (init from a pair-pretrained model)"
+            )
         return model
     size = model_size(
         settings.preset,
@@ -376,8 +522,10 @@ def _build(settings: PretrainSettings, tokenizer, limit: int):
         num_heads=settings.num_heads,
         intermediate_size=settings.intermediate_size,
     )
-    config = build_config(settings.family, size, tokenizer, limit, dropout=settings.dropout)
-    return build_model(config, settings.family)
+    config = build_config(
+        settings.family, size, tokenizer, positions, dropout=settings.dropout, segments=2 if pair else 1
+    )
+    return build_model(config, settings.family, settings.pair_objective)
 
 
 def _runtime(settings: PretrainSettings) -> _Runtime:
@@ -430,6 +578,7 @@ def pretrain(
         "checkpoint_dir": str(checkpoint_dir),
     }
     world = world_size(settings)
+    check_pair(settings)
     if world > 1 and not dist.is_initialized():
         from genolm.train_ddp import launch  # the launcher imports this module in each worker
 
@@ -448,6 +597,7 @@ def train(
 ) -> dict:
     """The loop of one process (rank 0 of 1, or one torchrun worker); only rank 0 writes files."""
     rt = _runtime(settings)
+    pair = check_pair(settings)
     torch.manual_seed(settings.seed)
     windows_dir, checkpoint_dir = Path(windows_dir), Path(checkpoint_dir)
     train_windows = np.load(windows_dir / "train.npy", mmap_mode="r")
@@ -502,30 +652,31 @@ def train(
             tick = time.perf_counter()
             torch.manual_seed(settings.seed * 1_000_003 + step)
             generator = torch.Generator().manual_seed(settings.seed * 1_000_033 + step)
-            codes = train_windows[batch_indices(step, len(train_windows), settings.batch_size, settings.seed)]
-            ids = tokenize_batch(tokenizer, codes, limit)
-            inputs, targets = corrupt(ids, tokenizer, objective_, settings.mask_prob, generator, span)
-            n_targets = int(targets.sum())
+            rows = batch_indices(step, len(train_windows), settings.batch_size, settings.seed)
+            if pair:
+                rng = np.random.default_rng([settings.seed, step, 2])
+                tensors = _pair_batch(tokenizer, train_windows, rows, settings, rng, generator, span)
+            else:
+                ids = tokenize_batch(tokenizer, train_windows[rows], limit)
+                tensors = (ids, *corrupt(ids, tokenizer, objective_, settings.mask_prob, generator, span))
+            ids, n_targets = tensors[0], int(tensors[2].sum())
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, settings)
             optimizer.zero_grad(set_to_none=True)
-            # DDP averages gradients over processes, so each scales its summed loss by world / global count.
-            scale = rt.world / n_targets
-            loss_sum, correct = _run_batch(
-                runner,
-                ids,
-                inputs,
-                targets,
-                rt,
-                tokenizer.pad_token_id,
-                scale,
-                runner if rt.world > 1 else None,
+            # DDP averages gradients over processes, so each scales its summed losses by world / global count.
+            scales = (rt.world / n_targets, rt.world * settings.pair_weight / len(ids))
+            stats = _run_batch(
+                runner, tensors, rt, tokenizer.pad_token_id, scales, runner if rt.world > 1 else None
             )
             flags = [float(preemption.requested), float(time.monotonic() > deadline)]
-            loss_sum, correct, preempted, out_of_time = _sum_across([loss_sum, correct, *flags], rt)
-            loss = loss_sum / n_targets
-            if not math.isfinite(loss):
-                raise GenolmError(f"pretrain: loss is {loss} at step {step + 1}; lower pretrain.lr")
+            *stats, preempted, out_of_time = _sum_across([*stats, *flags], rt)
+            loss, accuracy = stats[0] / n_targets, stats[1] / n_targets
+            pair_stats = (
+                {"pair_loss": stats[2] / len(ids), "pair_accuracy": stats[3] / len(ids)} if pair else {}
+            )
+            total = loss + settings.pair_weight * pair_stats.get("pair_loss", 0.0)
+            if not math.isfinite(total):
+                raise GenolmError(f"pretrain: loss is {total} at step {step + 1}; lower pretrain.lr")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm))
             if not math.isfinite(grad_norm):
                 raise GenolmError(
@@ -540,9 +691,10 @@ def train(
                     "step": step,
                     "phase": "train",
                     "loss": loss,
-                    "accuracy": correct / n_targets,
+                    "accuracy": accuracy,
                     "lr": lr_at(step - 1, settings),
                     "tokens_per_s": tokens_seen / train_seconds,
+                    **pair_stats,
                 }
             )
             if out_of_time and not preempted:
@@ -586,11 +738,11 @@ def train(
         "precision": "bf16-autocast" if rt.autocast else "fp32",
         "train_windows": int(len(train_windows)),
         "val_windows": int(len(val)),
-        "settings": asdict(settings),
+        "settings": recorded_settings(settings),
         "val": {k: v for k, v in final.items() if k not in ("step", "phase")},
         "window": int(train_windows.shape[1]),
     }
-    export_model(model, tokenizer, model_dir, metrics)
+    export_model(masked_lm_part(model) if pair else model, tokenizer, model_dir, metrics)
     write_log(history, log_csv)
     write_json(metrics_json, metrics)
     return metrics
@@ -629,6 +781,7 @@ def _progress(step: int, total: int, history: list[dict], seconds: float, done: 
 def write_log(history: list[dict], path: str | Path) -> None:
     """Write the per-step log as CSV (one row per train step and per validation)."""
     fields = ["step", "phase", "loss", "accuracy", "perplexity", "bits_per_base", "lr", "tokens_per_s"]
+    fields += [f for f in ("pair_loss", "pair_accuracy") if any(f in row for row in history)]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
@@ -658,6 +811,14 @@ def model_card(metrics: dict) -> str:
         f"- Parameters: {metrics['parameters']:,}",
         f"- Steps: {metrics['steps']} x batch {s['batch_size']} ({metrics['train_windows']} windows)",
         f"- Validation: loss {v['loss']:.4f}, perplexity {v['perplexity']:.3f}, accuracy {v['accuracy']:.3f}",
+        *(
+            [
+                f"- Pair objective: {s['pair_objective']} (weight {s['pair_weight']}), validation pair "
+                f"accuracy {v['pair_accuracy']:.3f}; the pair head is not exported (masked-LM weights only)"
+            ]
+            if "pair_objective" in s
+            else []
+        ),
         "",
         "Load with `AutoModelForMaskedLM` (or `AutoModelForCausalLM`) and `AutoTokenizer` from here.",
     ]

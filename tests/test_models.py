@@ -10,14 +10,17 @@ from genolm.errors import GenolmError
 from genolm.models import (
     CAUSAL_FAMILIES,
     MLM_FAMILIES,
+    PAIR_FAMILIES,
     build_config,
     build_model,
     check_fits,
     count_parameters,
     load_model,
+    masked_lm_part,
     mlm_logits,
     model_size,
     objective,
+    pair_logits,
 )
 from genolm.tokenizers import build_tokenizer
 
@@ -117,3 +120,35 @@ def test_load_model_refuses_other_architectures_and_pickles(char, tmp_path):
         load_model(pickled, family="gpt2")
     with pytest.raises(GenolmError, match="not a model directory"):
         load_model(tmp_path / "absent")
+
+
+def test_pair_model_heads_and_masked_lm_export(char, tmp_path):
+    """BertForPreTraining's own heads drive the pair objective; its masked-LM part exports as a plain MLM."""
+    model = build_model(build_config("bert", TINY, char, 64, dropout=0.0, segments=2), "bert", "adjacent")
+    model.eval()
+    assert type(model).__name__ == "BertForPreTraining" and model.config.type_vocab_size == 2
+    ids = _ids(char)
+    types = torch.zeros_like(ids)
+    types[:, 12:] = 1
+    full = model(input_ids=ids, token_type_ids=types)
+    out = model.base_model(input_ids=ids, token_type_ids=types)
+    chosen = torch.rand(ids.shape, generator=torch.Generator().manual_seed(0)) < 0.3
+    torch.testing.assert_close(
+        mlm_logits(model, out.last_hidden_state[chosen]), full.prediction_logits[chosen]
+    )
+    torch.testing.assert_close(pair_logits(model, out.pooler_output), full.seq_relationship_logits)
+    mlm = masked_lm_part(model).eval()
+    torch.testing.assert_close(mlm(input_ids=ids, token_type_ids=types).logits, full.prediction_logits)
+    mlm.save_pretrained(tmp_path, safe_serialization=True)
+    again = load_model(tmp_path)
+    assert type(again).__name__ == "BertForMaskedLM"
+    torch.testing.assert_close(again(input_ids=ids, token_type_ids=types).logits, full.prediction_logits)
+    assert type(load_model(tmp_path, pair_objective="strand")).__name__ == "BertForPreTraining"
+
+
+@pytest.mark.parametrize("family", [f for f in MLM_FAMILIES + CAUSAL_FAMILIES if f not in PAIR_FAMILIES])
+def test_pair_objective_needs_a_family_with_a_pair_head(family, char):
+    with pytest.raises(
+        GenolmError, match=rf"pretrain.pair_objective 'adjacent' needs model.family bert .*got '{family}'"
+    ):
+        build_model(build_config(family, TINY, char, 64), family, "adjacent")

@@ -14,12 +14,27 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 import genolm.train as train_mod
 from genolm.errors import GenolmError
+from genolm.inference import load_pretrained
+from genolm.models import build_config, build_model, model_size
 from genolm.tokenizers import build_tokenizer, save_tokenizer
-from genolm.train import PretrainSettings, mask_tokens, pretrain, shard_chunks
+from genolm.train import (
+    PAIR_KEPT,
+    PAIR_REPLACED,
+    PretrainSettings,
+    mask_tokens,
+    max_tokens,
+    pair_sample,
+    pretrain,
+    recorded_settings,
+    reverse_complement,
+    run_fingerprint,
+    shard_chunks,
+    tokenize_pairs,
+)
 from genolm.train_ddp import torchrun_argv
 from tests.conftest import REPO, run_snakemake
 
@@ -274,3 +289,168 @@ def test_causal_lm_runs_through_the_workflow(tmp_path):
     assert metrics["objective"] == "clm" and metrics["steps"] == 6 and "bits_per_base" in metrics["val"]
     scores = json.loads((tmp_path / target).read_text())
     assert scores["method"] == "zeroshot" and 0.0 <= scores["metrics"]["auroc"]["value"] <= 1.0
+
+
+def _pair_windows(n: int = 12, width: int = 9) -> np.ndarray:
+    return np.random.default_rng(5).integers(0, 5, (n, width), dtype=np.uint8)
+
+
+def test_reverse_complement_by_value():
+    codes = np.array([[0, 1, 2, 3, 4], [0, 0, 1, 4, 2]], dtype=np.uint8)  # ACGTN, AACNG
+    assert reverse_complement(codes).tolist() == [[4, 0, 1, 2, 3], [1, 4, 2, 3, 3]]  # NACGT, CNGTT
+
+
+def test_pair_sample_strand_halves_labels_and_determinism():
+    windows = _pair_windows()
+    rows = np.array([0, 2, 3, 5, 7, 8, 11])
+    first, second, labels = pair_sample(windows, rows, "strand", np.random.default_rng(1))
+    assert first.shape == second.shape == (7, 4)  # the odd 9th base is left out
+    assert np.array_equal(first, windows[rows, :4])
+    assert (labels == PAIR_REPLACED).sum() == 3 and set(labels.tolist()) == {PAIR_KEPT, PAIR_REPLACED}
+    kept = labels == PAIR_KEPT
+    assert np.array_equal(second[kept], windows[rows[kept], 4:8])
+    assert np.array_equal(second[~kept], reverse_complement(windows[rows[~kept], 4:8]))
+    again = pair_sample(windows, rows, "strand", np.random.default_rng(1))
+    assert all(np.array_equal(a, b) for a, b in zip(again, (first, second, labels), strict=True))
+    draws = {tuple(pair_sample(windows, rows, "strand", np.random.default_rng(s))[2]) for s in range(8)}
+    assert len(draws) > 1
+
+
+def test_pair_sample_adjacent_takes_another_windows_second_half():
+    windows = _pair_windows(n=40, width=16)
+    rows = np.arange(40)
+    first, second, labels = pair_sample(windows, rows, "adjacent", np.random.default_rng(2))
+    assert np.array_equal(first, windows[:, :8]) and (labels == PAIR_REPLACED).sum() == 20
+    assert np.array_equal(second[labels == PAIR_KEPT], windows[labels == PAIR_KEPT, 8:])
+    sources = []
+    for i in np.flatnonzero(labels == PAIR_REPLACED):
+        matches = np.flatnonzero((windows[:, 8:] == second[i]).all(1))
+        assert len(matches) == 1 and matches[0] != i  # some other window's second half, never its own
+        sources.append(int(matches[0]))
+    assert len(set(sources)) > 10  # drawn across the windows, not one fixed partner
+    with pytest.raises(GenolmError, match="needs at least 2 windows"):
+        pair_sample(windows[:1], np.array([0]), "adjacent", np.random.default_rng(0))
+
+
+def test_tokenize_pairs_layout_and_token_types():
+    tokenizer = build_tokenizer("char")
+    first = np.array([[0, 1, 2], [3, 3, 4]], dtype=np.uint8)
+    second = np.array([[2, 2, 0], [1, 0, 3]], dtype=np.uint8)
+    ids, types = tokenize_pairs(tokenizer, first, second)
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    text = tokenizer.convert_ids_to_tokens
+    assert (
+        ids[:, 0].tolist() == [cls, cls]
+        and ids[:, 4].tolist() == [sep, sep]
+        and ids[:, 8].tolist() == [sep, sep]
+    )
+    assert "".join(text(ids[0, 1:4].tolist())) == "ACG" and "".join(text(ids[0, 5:8].tolist())) == "GGA"
+    assert "".join(text(ids[1, 1:4].tolist())) == "TTN" and "".join(text(ids[1, 5:8].tolist())) == "CAT"
+    assert types.tolist() == [[0] * 5 + [1] * 4] * 2
+    assert ids.shape[1] == max_tokens(tokenizer, 6) + 1  # one position more than a plain window
+
+
+@pytest.fixture(scope="module")
+def strand_run(tmp_path_factory) -> Path:
+    """A trivially learnable strand task: windows of A and C only, so a reverse-complemented half is G/T."""
+    root = tmp_path_factory.mktemp("strand")
+    windows = np.random.default_rng(0).integers(0, 2, (96, 32), dtype=np.uint8)
+    (root / "windows").mkdir()
+    np.save(root / "windows" / "train.npy", windows[:64])
+    np.save(root / "windows" / "val.npy", windows[64:])
+    save_tokenizer(root / "windows" / "train.npy", root / "tokenizer", kind="char", window=32)
+    settings = replace(
+        BASE,
+        max_steps=16,
+        batch_size=16,
+        eval_every=8,
+        checkpoint_every=8,
+        eval_batches=2,
+        lr=3e-3,
+        dropout=0.0,
+        pair_objective="strand",
+    )
+    _run(root, root / "out", settings)
+    return root / "out"
+
+
+def test_pair_objective_learns_and_logs_pair_metrics(strand_run):
+    vals = [r for r in _log(strand_run) if r["phase"] == "val"]
+    assert list(vals[0])[-2:] == ["pair_loss", "pair_accuracy"]
+    assert float(vals[0]["pair_accuracy"]) <= 0.75 and float(vals[-1]["pair_accuracy"]) >= 0.95
+    assert float(vals[-1]["pair_loss"]) < 0.5 * float(vals[0]["pair_loss"])
+    assert all(r["pair_loss"] for r in _log(strand_run))  # train rows too
+    metrics = json.loads((strand_run / "metrics.json").read_text())
+    assert metrics["val"]["pair_accuracy"] == pytest.approx(float(vals[-1]["pair_accuracy"]), abs=1e-5)
+    assert metrics["settings"]["pair_objective"] == "strand" and metrics["settings"]["pair_weight"] == 1.0
+    assert 0 < metrics["val"]["loss"] < np.log(10)  # the MLM validation on whole windows is still there
+
+
+def test_pair_trained_export_loads_as_a_masked_lm(strand_run):
+    model_dir = strand_run / "model"
+    pretrained = load_pretrained(model_dir)
+    assert type(pretrained.model).__name__ == "BertForMaskedLM" and pretrained.objective == "mlm"
+    weights = _weights(strand_run)
+    assert not any("pooler" in k or "seq_relationship" in k for k in weights)  # masked-LM part only
+    model = AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True).eval()
+    ids = pretrained.tokenizer(["ACCA" * 8], return_tensors="pt", return_token_type_ids=False)["input_ids"]
+    assert model(input_ids=ids).logits.shape == (1, 34, len(pretrained.tokenizer))
+    checkpoint = load_file(strand_run / "checkpoints" / "latest" / "model.safetensors")
+    assert "cls.seq_relationship.weight" in checkpoint  # the pair head is kept for resuming
+    assert all(torch.equal(checkpoint[k], weights[k]) for k in weights)
+    assert "Pair objective: strand" in (model_dir / "README.md").read_text()
+
+
+def test_pair_run_resumes_exactly_and_is_fingerprinted(data, tmp_path, monkeypatch):
+    settings = replace(BASE, pair_objective="adjacent", pair_weight=0.5)
+    full = _run(data, tmp_path / "full", settings)
+    _killed_after_checkpoint(monkeypatch, data, tmp_path / "kill", settings, at_step=6)
+    resumed = _run(data, tmp_path / "kill", settings)
+    assert np.array_equal(_losses(tmp_path / "kill"), _losses(tmp_path / "full"))
+    a, b = _weights(tmp_path / "kill"), _weights(tmp_path / "full")
+    assert all(torch.equal(a[k], b[k]) for k in b)
+    assert resumed["val"] == full["val"]
+    train_w = np.load(data / "windows" / "train.npy")
+    val_w = np.load(data / "windows" / "val.npy")
+    tokenizer = AutoTokenizer.from_pretrained(data / "tokenizer")
+    prints = {
+        run_fingerprint(s, train_w, val_w, tokenizer)
+        for s in (
+            BASE,
+            settings,
+            replace(settings, pair_weight=1.0),
+            replace(settings, pair_objective="strand"),
+        )
+    }
+    assert len(prints) == 4
+    assert "pair_objective" not in recorded_settings(BASE)  # plain runs record what they did before
+    assert recorded_settings(settings)["pair_weight"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        (
+            replace(BASE, family="roberta", pair_objective="adjacent"),
+            "needs model.family bert .*got 'roberta'",
+        ),
+        (replace(BASE, family="gpt2", pair_objective="strand"), "needs model.family bert .*got 'gpt2'"),
+        (replace(BASE, pair_objective="shuffle"), "pretrain.pair_objective: got 'shuffle', expected one of"),
+    ],
+)
+def test_pair_objective_config_errors_are_one_line(data, tmp_path, settings, match):
+    with pytest.raises(GenolmError, match=match) as err:
+        _run(data, tmp_path, settings)
+    assert "\n" not in str(err.value) and not (tmp_path / "model").exists()
+
+
+def test_pair_objective_continues_from_a_pair_export_but_not_a_plain_model(strand_run, tmp_path):
+    root = strand_run.parent
+    settings = replace(BASE, max_steps=2, eval_every=2, batch_size=16, pair_objective="strand")
+    continued = _run(root, tmp_path / "again", replace(settings, init_from=str(strand_run / "model")))
+    assert continued["steps"] == 2 and 0 <= continued["val"]["pair_accuracy"] <= 1
+    tokenizer = AutoTokenizer.from_pretrained(root / "tokenizer", local_files_only=True)
+    plain = build_model(build_config("bert", model_size("tiny"), tokenizer, 64), "bert")
+    plain.save_pretrained(tmp_path / "plain", safe_serialization=True)
+    with pytest.raises(GenolmError, match="type_vocab_size 1; pretrain.pair_objective needs 2 token types"):
+        _run(root, tmp_path / "refused", replace(settings, init_from=str(tmp_path / "plain")))
