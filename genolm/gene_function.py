@@ -1,8 +1,9 @@
 """Gene-function tasks: adapt the pretrained model with a pooled classification head, or run a baseline.
 
 Model methods: `finetune_full` (every weight trained), `finetune_lora` (LoRA adapters on the attention
-projections, via peft), `finetune_ia3` (IA3 rescaling vectors, via peft) and `probe` (frozen encoder,
-logistic regression on pooled embeddings). Every method reads the same labelled table, trains on its
+projections, via peft), `finetune_ia3` (IA3 rescaling vectors, via peft), `finetune_prompt` (soft prompt
+tuning, via peft: learned virtual tokens before every window; see `PromptedEncoder`) and `probe` (frozen
+encoder, logistic regression on pooled embeddings). Every method reads the same labelled table, trains on its
 train split, selects on val and writes predictions and metrics for exactly the same test rows.
 With several seeds, predictions and CIs come from the first seed; metrics.json adds every seed's
 point estimates and their mean and standard deviation.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from sklearn.metrics import f1_score
 from transformers import PreTrainedTokenizerBase
+from transformers.modeling_outputs import BaseModelOutput
 
 from genolm.atomic import atomic_path, write_json
 from genolm.baselines import fit_logistic, kmer_matrix, linear_head, majority_proba, predict_proba
@@ -41,7 +44,7 @@ from genolm.metrics import MULTILABEL_THRESHOLD, classification_metrics, multila
 
 LOG = logging.getLogger(__name__)
 BASELINES = ("kmer_lr", "majority")
-MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "probe")
+MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
 TASK_TYPES = ("binary", "multiclass", "multilabel")
 LABEL_SEP = ";"
 #: LoRA targets: the attention projections of each family (module names from transformers' modeling files).
@@ -65,6 +68,7 @@ class FinetuneSettings:
     lora_rank: int = 8
     lora_alpha: int = 16
     adapter_lr: float = 2e-3
+    prompt_tokens: int = 16
 
 
 def load_table(path: str | Path, task_type: str | None = None) -> tuple[pd.DataFrame, list[str]]:
@@ -201,11 +205,54 @@ class PooledClassifier(torch.nn.Module):
         return self.head(self.dropout(pooled_chunks(self.encoder, batch, owner, n)))
 
 
+class PromptedEncoder(torch.nn.Module):
+    """A frozen encoder behind a peft soft prompt: `num_virtual_tokens` learned embeddings are put before
+    every window's tokens; only the real tokens' states come out, so pooling ignores the virtual ones.
+
+    peft's own prompt-tuning forward drops position ids and so numbers the real tokens after the virtual
+    ones (peft_model.py, `_adjust_prompt_learning_kwargs`): a full window would run past the position table
+    of absolute-position families (window + 2 slots) and every token would sit at a position it was never
+    pretrained at. Here the real tokens keep their usual positions and the virtual tokens all take the first
+    one (0, or pad + 1 in roberta); the virtual tokens only act through attention. Prefix tuning is not
+    offered for the same reason: peft shifts the position ids by the prefix length (and bert numbers
+    positions after its cache length).
+    """
+
+    def __init__(self, peft_model: torch.nn.Module) -> None:
+        super().__init__()
+        self.peft = peft_model
+        self.n_virtual = peft_model.active_peft_config.num_virtual_tokens
+        config = peft_model.base_model.config
+        self.first_position = config.pad_token_id + 1 if config.model_type == "roberta" else 0
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> BaseModelOutput:
+        rows, length = input_ids.shape
+        tokens = self.peft.word_embeddings(input_ids)
+        embeds = torch.cat([self.peft.get_prompt(batch_size=rows).to(tokens.dtype), tokens], 1)
+        mask = torch.cat([attention_mask.new_ones(rows, self.n_virtual), attention_mask], 1)
+        positions = torch.cat([torch.zeros(self.n_virtual, dtype=torch.long), torch.arange(length)])
+        out = self.peft.base_model(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=(positions + self.first_position).expand(rows, -1),
+        )
+        return BaseModelOutput(last_hidden_state=out.last_hidden_state[:, self.n_virtual :])
+
+
 def adapt_encoder(encoder: torch.nn.Module, method: str, settings: FinetuneSettings) -> torch.nn.Module:
-    """The encoder as trained by `method`: itself (full) or wrapped by peft with only adapters trainable."""
+    """The encoder as trained by `method`: itself (full), or wrapped by peft with only the adapters (LoRA,
+    IA3) or the soft prompt (a `PromptedEncoder`) trainable."""
     if method == "finetune_full":
         return encoder
-    from peft import IA3Config, LoraConfig, get_peft_model
+    from peft import IA3Config, LoraConfig, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+
+    if method == "finetune_prompt":
+        config = PromptTuningConfig(
+            task_type=TaskType.FEATURE_EXTRACTION,
+            num_virtual_tokens=settings.prompt_tokens,
+            prompt_tuning_init=PromptTuningInit.SAMPLE_VOCAB,  # start inside the token embedding cloud
+        )
+        return PromptedEncoder(get_peft_model(encoder, config))
 
     model_type = encoder.config.model_type
     if method == "finetune_lora":
@@ -266,7 +313,7 @@ class Classifier:
         return np.concatenate(out) if out else np.empty((0, len(self.classes)), dtype=np.float32)
 
 
-def _loss_fn(y_train: np.ndarray, n_classes: int, task_type: str) -> torch.nn.Module:
+def imbalance_loss(y_train: np.ndarray, n_classes: int, task_type: str) -> torch.nn.Module:
     """Imbalance-weighted loss: BCE with pos_weight = negatives/positives per label, or balanced CE."""
     if task_type == "multilabel":
         positives = y_train.sum(0)
@@ -282,25 +329,19 @@ def _macro_f1(y: np.ndarray, proba: np.ndarray, task_type: str) -> float:
     return float(f1_score(y, proba.argmax(1), average="macro"))
 
 
-def train_classifier(
+def fit_classifier(
+    classifier: Classifier,
     parts: dict[str, pd.DataFrame],
-    classes: list[str],
-    task_type: str,
-    model_dir: str | Path,
-    method: str,
+    batch_loss: Callable[[torch.Tensor, np.ndarray], torch.Tensor],
     settings: FinetuneSettings,
-) -> tuple[Classifier, np.ndarray, dict]:
-    """Train one seed of `method`; returns the classifier (adapters merged), test probabilities and
-    training info (history, best epoch)."""
-    torch.manual_seed(settings.seed)
-    pre = load_pretrained(model_dir)
-    encoder = adapt_encoder(pre.model.base_model, method, settings)
-    model = PooledClassifier(encoder, pre.model.config.hidden_size, len(classes))
-    classifier = Classifier(model, pre, classes, task_type, settings.max_chunks, settings.batch_size)
-    y_train = targets(parts["train"])
-    loss_fn = _loss_fn(y_train, len(classes), task_type)
+    lr: float,
+) -> dict:
+    """Train `classifier.module`'s trainable weights with AdamW on `batch_loss(logits, train_rows)`, keep
+    the epoch with the best validation macro-F1 (stop after `patience` epochs without one); returns the
+    history, best epoch and parameter counts."""
+    model, task_type = classifier.module, classifier.task_type
+    model.train()  # dropout on from the first epoch (a loaded encoder comes in eval mode)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    lr = settings.lr if method == "finetune_full" else settings.adapter_lr
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
     seqs = parts["train"]["sequence"].tolist()
     rng = np.random.default_rng(settings.seed)
@@ -310,10 +351,8 @@ def train_classifier(
         total = 0.0
         for i in range(0, len(order), settings.batch_size):
             idx = order[i : i + settings.batch_size]
-            chunks, owner, _ = chunk_batch([seqs[j] for j in idx], pre.window, settings.max_chunks)
-            logits = model(tokenize(pre.tokenizer, chunks), owner, len(idx))
-            target = torch.from_numpy(y_train[idx])
-            loss = loss_fn(logits, target.float() if task_type == "multilabel" else target)
+            chunks, owner, _ = chunk_batch([seqs[j] for j in idx], classifier.window, settings.max_chunks)
+            loss = batch_loss(model(tokenize(classifier.tokenizer, chunks), owner, len(idx)), idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -337,13 +376,39 @@ def train_classifier(
             if stale >= settings.patience:
                 break
     model.load_state_dict(best_state)
-    info = {
+    return {
         "best_epoch": best_epoch,
         "history": history,
         "trainable_parameters": int(sum(p.numel() for p in trainable)),
         "total_parameters": int(sum(p.numel() for p in model.parameters())),
     }
-    if method != "finetune_full":
+
+
+def train_classifier(
+    parts: dict[str, pd.DataFrame],
+    classes: list[str],
+    task_type: str,
+    model_dir: str | Path,
+    method: str,
+    settings: FinetuneSettings,
+) -> tuple[Classifier, np.ndarray, dict]:
+    """Train one seed of `method`; returns the classifier (LoRA/IA3 adapters merged; a soft prompt stays
+    a `PromptedEncoder`), test probabilities and training info (history, best epoch)."""
+    torch.manual_seed(settings.seed)
+    pre = load_pretrained(model_dir)
+    encoder = adapt_encoder(pre.model.base_model, method, settings)
+    model = PooledClassifier(encoder, pre.model.config.hidden_size, len(classes))
+    classifier = Classifier(model, pre, classes, task_type, settings.max_chunks, settings.batch_size)
+    y_train = targets(parts["train"])
+    loss_fn = imbalance_loss(y_train, len(classes), task_type)
+
+    def batch_loss(logits: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+        target = torch.from_numpy(y_train[idx])
+        return loss_fn(logits, target.float() if task_type == "multilabel" else target)
+
+    lr = settings.lr if method == "finetune_full" else settings.adapter_lr
+    info = fit_classifier(classifier, parts, batch_loss, settings, lr)
+    if method in ("finetune_lora", "finetune_ia3"):
         # Fold the adapters into the weights (in place, so pre.model holds them too): a plain encoder.
         model.encoder = model.encoder.merge_and_unload()
     return classifier, classifier.predict_proba(parts["test"]["sequence"].tolist()), info
@@ -381,9 +446,13 @@ def save_classifier(classifier: Classifier, out_dir: str | Path, *, method: str,
 
     encoder/ (the language model with the tuned encoder, adapters merged, safetensors + tokenizer +
     genolm.json: a pretrain-style model directory), head.safetensors (the linear head's weight and bias)
-    and classifier.json (classes, task type, window, chunking, pooling, method, seed).
+    and classifier.json (classes, task type, window, chunking, pooling, method, seed). A soft prompt cannot
+    be merged into weights: it is saved as a peft adapter directory prompt/ (adapter_config.json +
+    adapter_model.safetensors) next to the untouched encoder/, and classifier.json adds `prompt_tokens`.
     """
     pre = classifier.pretrained
+    encoder_module = classifier.module.encoder
+    prompt = encoder_module if isinstance(encoder_module, PromptedEncoder) else None
     with atomic_path(out_dir) as tmp:
         encoder = tmp / "encoder"
         pre.model.save_pretrained(encoder)
@@ -402,6 +471,11 @@ def save_classifier(classifier: Classifier, out_dir: str | Path, *, method: str,
             "method": method,
             "seed": seed,
         }
+        if prompt is not None:
+            prompt.peft.save_pretrained(tmp / "prompt")
+            (tmp / "prompt" / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+            meta["prompt_tokens"] = prompt.n_virtual
+            meta["pooling"] += " (the prompt's virtual tokens left out)"
         (tmp / "classifier.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
@@ -418,6 +492,7 @@ def load_classifier(model_dir: str | Path) -> Classifier:
         meta = json.loads(meta_path.read_text())
         classes, task_type, max_chunks = list(meta["classes"]), meta["task_type"], int(meta["max_chunks"])
         batch_size = int(meta["batch_size"])
+        prompt_tokens = int(meta.get("prompt_tokens", 0))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise GenolmError(
             f"{meta_path}: not a valid classifier description ({type(err).__name__}: {err})"
@@ -435,10 +510,30 @@ def load_classifier(model_dir: str | Path) -> Classifier:
             f"{model_dir}/head.safetensors: expected weight ({len(classes)}, {hidden}) and bias for "
             f"{len(classes)} classes"
         )
-    module = PooledClassifier(pre.model.base_model, hidden, len(classes))
+    encoder = pre.model.base_model
+    if prompt_tokens:
+        encoder = _load_prompt(encoder, model_dir / "prompt", prompt_tokens)
+    module = PooledClassifier(encoder, hidden, len(classes))
     module.head.load_state_dict(head)
     module.eval()
     return Classifier(module, pre, classes, task_type, max_chunks, batch_size)
+
+
+def _load_prompt(encoder: torch.nn.Module, prompt_dir: Path, prompt_tokens: int) -> PromptedEncoder:
+    """The saved soft prompt (a peft adapter directory) in front of `encoder`, frozen."""
+    from peft import PeftModel
+
+    if not (prompt_dir / "adapter_model.safetensors").is_file():
+        raise GenolmError(f"{prompt_dir}: no adapter_model.safetensors; expected the saved soft prompt")
+    try:
+        prompted = PromptedEncoder(PeftModel.from_pretrained(encoder, prompt_dir, is_trainable=False))
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise GenolmError(f"{prompt_dir}: not a loadable soft prompt ({type(err).__name__}: {err})") from None
+    if prompted.n_virtual != prompt_tokens:
+        raise GenolmError(
+            f"{prompt_dir}: holds {prompted.n_virtual} virtual tokens, classifier.json says {prompt_tokens}"
+        )
+    return prompted
 
 
 def run_finetune(

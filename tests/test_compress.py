@@ -52,6 +52,8 @@ def test_compress_model_writes_comparable_measurements(tmp_path):
     pd.DataFrame(
         {
             "id": [f"v{i}" for i in range(30)],
+            "contig": "c1",
+            "pos": [100 * i + 11 for i in range(30)],
             "ref": [w[10] for w in windows],
             "alt": alts,
             "label": [0, 1] * 15,

@@ -1,5 +1,5 @@
-"""Gene-function methods on a tiny random model: full/LoRA/IA3 fine-tuning, the probe, seeds, baselines,
-multi-label tasks, and saved classifiers that reload to the same predictions."""
+"""Gene-function methods on a tiny random model: full/LoRA/IA3/prompt fine-tuning, the probe, seeds,
+baselines, multi-label tasks, and saved classifiers that reload to the same predictions."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from tiny_models import tiny_model_dir  # noqa: E402
+from tiny_models import random_dna, tiny_model_dir  # noqa: E402
 
 from genolm.baselines import fit_logistic, linear_head, predict_proba  # noqa: E402
 from genolm.errors import GenolmError  # noqa: E402
 from genolm.gene_function import (  # noqa: E402
     FinetuneSettings,
+    PromptedEncoder,
     adapt_encoder,
     load_classifier,
     load_table,
     run_baseline,
     run_finetune,
 )
-from genolm.inference import load_pretrained  # noqa: E402
+from genolm.inference import load_pretrained, tokenize  # noqa: E402
 from genolm.report import build_report  # noqa: E402
 
 
@@ -92,7 +93,9 @@ def _reloaded_matches_predictions(model_dir, table_tsv, predictions_tsv, atol):
 SETTINGS = FinetuneSettings(epochs=2, batch_size=8, max_chunks=2, lr=3e-3, adapter_lr=1e-2, threads=1)
 
 
-@pytest.mark.parametrize("method", ["finetune_full", "finetune_lora", "finetune_ia3", "probe"])
+@pytest.mark.parametrize(
+    "method", ["finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe"]
+)
 def test_every_method_writes_predictions_for_the_test_rows(setup, tmp_path, method):
     table, model = setup
     m = run_finetune(
@@ -123,6 +126,21 @@ def test_every_method_writes_predictions_for_the_test_rows(setup, tmp_path, meth
         assert len(saved["history"]) >= 1 and 1 <= saved["best_epoch"] <= 2
     if method in ("finetune_lora", "finetune_ia3"):
         assert saved["trainable_parameters"] < saved["total_parameters"] / 3
+    if method == "finetune_prompt":
+        # Only the soft prompt and the head train: prompt_tokens x hidden, plus hidden x classes + classes.
+        hidden = load_pretrained(model).model.config.hidden_size
+        assert saved["trainable_parameters"] == SETTINGS.prompt_tokens * hidden + hidden * 2 + 2
+        assert meta["prompt_tokens"] == SETTINGS.prompt_tokens
+        assert sorted(f.name for f in (tmp_path / "clf" / "prompt").iterdir()) == [
+            "adapter_config.json",
+            "adapter_model.safetensors",
+        ]
+        (tmp_path / "clf" / "prompt" / "adapter_model.safetensors").unlink()
+        with pytest.raises(GenolmError, match="prompt: no adapter_model.safetensors"):
+            load_classifier(tmp_path / "clf")
+        # The encoder stayed frozen: encoder/ holds the pretrained weights unchanged.
+        before, after = load_pretrained(model).model, load_pretrained(tmp_path / "clf" / "encoder").model
+        assert all(torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters(), strict=True))
 
 
 def test_probe_reads_composition_from_frozen_embeddings(setup, tmp_path):
@@ -141,6 +159,25 @@ def test_adapters_train_only_adapter_weights(setup):
     assert all("ia3_l" in n for n, p in ia3.named_parameters() if p.requires_grad)
     full = load_pretrained(model).model.base_model
     assert adapt_encoder(full, "finetune_full", SETTINGS) is full
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "modernbert", "gpt2", "llama"])
+def test_soft_prompt_keeps_positions_and_pools_real_tokens_only(tmp_path, family):
+    """Full-length windows fit (the real tokens keep their positions), states come out for the real tokens
+    only, and the prompt changes them."""
+    model = tiny_model_dir(tmp_path / family, family=family, window=32)
+    pre = load_pretrained(model)
+    prompted = adapt_encoder(pre.model.base_model, "finetune_prompt", replace(SETTINGS, prompt_tokens=5))
+    assert isinstance(prompted, PromptedEncoder)
+    assert [n for n, p in prompted.named_parameters() if p.requires_grad] == [
+        "peft.prompt_encoder.default.embedding.weight"
+    ]
+    batch = tokenize(pre.tokenizer, random_dna(np.random.default_rng(0), 3, 32))
+    with torch.no_grad():
+        plain = pre.model.base_model(**batch).last_hidden_state
+        out = prompted(**batch).last_hidden_state
+    assert out.shape == plain.shape
+    assert not torch.allclose(out, plain, atol=1e-4)
 
 
 def test_seeds_summarised_with_mean_and_sd(setup, tmp_path):

@@ -1,5 +1,5 @@
 rule finetune:
-    """Adapt the pretrained model to one gene-function task: full/LoRA/IA3 fine-tuning or a linear probe.
+    """Adapt the pretrained model to one gene-function task: full/LoRA/IA3/soft-prompt tuning or a linear probe.
 
     model/ is the saved classifier (encoder/, head.safetensors, classifier.json) for `genolm predict`.
     """
@@ -20,7 +20,7 @@ rule finetune:
     benchmark:
         f"{RESULTS}/benchmarks/gene_function/{{task}}_{{method}}.tsv"
     wildcard_constraints:
-        method="finetune_full|finetune_lora|finetune_ia3|probe",
+        method="finetune_full|finetune_lora|finetune_ia3|finetune_prompt|probe",
     conda:
         ENVS / "evaluate.yaml"
     threads: config["gene_function"]["finetune"]["threads"]
