@@ -34,10 +34,29 @@ from genolm.atomic import write_text
 from genolm.errors import GenolmError
 
 FAMILIES = {"gene_function": "Gene function", "disease_risk": "Disease risk"}
-MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "probe", "supervised", "zeroshot")
+MODEL_METHODS = (
+    "finetune_full",
+    "finetune_lora",
+    "finetune_ia3",
+    "finetune_prompt",
+    "probe",
+    "supervised",
+    "zeroshot",
+)
 BASELINE_METHODS = ("consequence", "kmer_lr", "majority")
 HEADLINE = {"gene_function": "macro_f1", "disease_risk": "auroc"}
-METRICS = ("accuracy", "macro_f1", "mcc", "auroc", "auprc", "brier")
+# Shown in this order where present; the last three are those of multi-label tasks only.
+METRICS = (
+    "accuracy",
+    "macro_f1",
+    "mcc",
+    "auroc",
+    "auprc",
+    "brier",
+    "micro_f1",
+    "hamming_loss",
+    "subset_accuracy",
+)
 SPLITS = ("train", "val", "test")
 PALETTE = qualitative.Plotly  # one colour per method/run, shared by paired panels
 SPLIT_COLOURS = {"train": "#4C78A8", "val": "#F58518", "test": "#54A24B"}
@@ -55,6 +74,7 @@ PACKAGES = (
 LOG_LABELS = {"lr": "learning rate", "tokens_per_s": "throughput (tokens/s)"}
 MAX_TRACK_CONTIGS = 30
 TOP_VARIANTS = 20
+CLASSIFIER_GENES_SHOWN = 4  # one gene per class, as heatmaps in the interpretation section
 
 Block = dict[str, Any]
 
@@ -558,7 +578,7 @@ def _family(
     blocks: list[Block] = [
         _p(
             "All methods are scored on the same held-out test split; intervals are 95% bootstrap CIs; "
-            "Brier score: lower is better. "
+            "Brier score and Hamming loss: lower is better. "
             f"Model: {', '.join(m for m in present if _role(m) == 'model') or 'none'}; "
             f"baselines: {', '.join(m for m in present if _role(m) == 'baseline') or 'none'}."
         )
@@ -614,13 +634,19 @@ def _gene_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
             blocks.append(_figure(fig))
         per_class = model.get("per_class") or {}
         if per_class:
-            rows = [
-                [c, v.get("precision"), v.get("recall"), v.get("f1"), v.get("support")]
-                for c, v in per_class.items()
-            ]
-            blocks.append(
-                _table(["Class", "Precision", "Recall", "F1", "Support"], rows, f"Per class, {name}.")
-            )
+            # Multi-label metrics add each label's AUROC (a dash where the test rows hold one class only).
+            keys = ["precision", "recall", "f1", "auroc", "support"]
+            if not any("auroc" in v for v in per_class.values()):
+                keys.remove("auroc")
+            rows = [[c, *(v.get(k) for k in keys)] for c, v in per_class.items()]
+            names = {
+                "precision": "Precision",
+                "recall": "Recall",
+                "f1": "F1",
+                "auroc": "AUROC",
+                "support": "Support",
+            }
+            blocks.append(_table(["Class", *(names[k] for k in keys)], rows, f"Per class, {name}."))
         history = model.get("history") or []
         if history:
             hist = pd.DataFrame(history)
@@ -631,8 +657,9 @@ def _gene_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
                 fig.update_xaxes(title_text="epoch", row=1, col=i)
             fig.update_layout(showlegend=False, title="Fine-tuning history")
             blocks.append(_figure(fig))
-    classes = next(iter(methods.values())).get("classes", [])
-    if len(classes) != 2:
+    first = next(iter(methods.values()))
+    classes = first.get("classes", [])
+    if len(classes) != 2 or first.get("task_type") == "multilabel":  # curves need one label per gene
         return blocks
     positive = str(classes[1])
     curves = {}
@@ -707,6 +734,67 @@ def _risk_details(task_dir: Path, methods: dict[str, dict]) -> list[Block]:
     return blocks
 
 
+def _classifier_interpretation(results: Path) -> list[Block]:
+    """Per explained classifier: per-base integrated gradients of a few genes, their ISM, the motif table."""
+    blocks: list[Block] = []
+    for path in sorted((results / "interpret" / "genes").glob("*/*/summary.json")):
+        summary, task_dir = _read_json(path), path.parent
+        genes = summary.get("genes", [])
+        label = f"{task_dir.parent.name} ({task_dir.name})"
+        blocks.append(
+            _h3(f"Classifier interpretation: {label}", _slug("interpret-genes", *path.parts[-3:-1]))
+        )
+        blocks.append(
+            _p(
+                f"{summary.get('method')}; the {summary.get('top_genes')} most confident correctly predicted "
+                f"test genes per class ({len(genes)} genes). Red bases push the gene towards the explained "
+                f"class. ISM: {summary.get('ism')}."
+            )
+        )
+        attr = _read_table(task_dir / "attributions.tsv", dtype={"id": str})
+        shown = list({g["class"]: g for g in genes}.values())[:CLASSIFIER_GENES_SHOWN]
+        if attr is not None and shown:
+            titles = [f"{g['id']} → {g['class']} (p = {_fmt(g.get('p'))})" for g in shown]
+            fig = make_subplots(rows=len(shown), cols=1, subplot_titles=titles)
+            for row, g in enumerate(shown, start=1):
+                part = attr[(attr["id"] == g["id"]) & (attr["class"] == g["class"])]
+                grid = part.pivot(index="base", columns="pos", values="attribution").reindex(list("ACGT"))
+                fig.add_heatmap(
+                    z=grid.to_numpy(),
+                    x=grid.columns.tolist(),
+                    y=grid.index.tolist(),
+                    coloraxis="coloraxis",
+                    hovertemplate="pos %{x}, %{y}: %{z:.4f}<extra></extra>",
+                    row=row,
+                    col=1,
+                )
+            fig.update_layout(
+                height=150 * len(shown) + 80,
+                coloraxis={"colorscale": "RdBu_r", "cmid": 0, "colorbar_title": "attribution"},
+            )
+            fig.update_xaxes(title_text="position in the gene (bp, coding strand)", row=len(shown), col=1)
+            blocks.append(_figure(fig))
+        motifs = _read_table(task_dir / "motifs.tsv")
+        if motifs is not None and len(motifs):
+            columns = [
+                c
+                for c in ("motif", "class", "n_seqlets", "consensus", "best_match", "match_score", "p_value")
+                if c in motifs
+            ]
+            blocks.append(
+                _table(
+                    columns,
+                    [[_cell(v) for v in row] for row in motifs[columns].itertuples(index=False)],
+                    "Motifs clustered from attribution seqlets (motifs.jaspar); best match in "
+                    f"{summary.get('motif_database') or 'no database (interpret.motif_database unset)'}.",
+                    numeric=False,
+                )
+            )
+        else:
+            blocks.append(_note(f"No attribution motif with at least the configured seqlets ({label})."))
+    return blocks
+
+
 def _interpretation(results: Path) -> Block:
     """ISM heatmaps and gradient x input of the top zero-shot variants; the int8 compression table."""
     blocks: list[Block] = []
@@ -772,6 +860,7 @@ def _interpretation(results: Path) -> Block:
                 "ISM score: the variant's own entry of its matrix, recomputed (equals the zero-shot score).",
             )
         )
+    blocks += _classifier_interpretation(results)
     compress = _read_json(results / "compress" / "metrics.json")
     if compress:
         timing = _read_json(results / "compress" / "timing.json") or {}
@@ -803,9 +892,62 @@ def _interpretation(results: Path) -> Block:
                 ),
             )
         )
+    blocks += _distillation(results)
     if not blocks:
-        blocks.append(_note("Not run (config keys interpret.enabled and compress.enabled)."))
+        blocks.append(
+            _note("Not run (config keys interpret.enabled, compress.enabled and compress.distill.enabled).")
+        )
     return _section("interpretation", "Interpretation & compression", blocks)
+
+
+DISTILL_NAMES = {
+    "teacher": "teacher (finetune_full)",
+    "student": "distilled student",
+    "int8_teacher": "int8 teacher",
+}
+
+
+def _distillation(results: Path) -> list[Block]:
+    """Per gene-function task: the fine-tuned teacher beside its distilled student and its int8 copy."""
+    blocks: list[Block] = []
+    for path in sorted((results / "compress").glob("*/comparison.json")):
+        comparison = _read_json(path)
+        timing = _read_json(path.parent / "distill" / "timing.json") or {}
+        student = _read_json(path.parent / "distill" / "metrics.json") or {}
+        headline = comparison.get("headline", "macro_f1")
+        speed = timing.get("genes_per_s", {})
+        models = comparison.get("models", {})
+        rows = [
+            [
+                DISTILL_NAMES[name],
+                m.get("parameters"),
+                _bytes(m.get("size_bytes")),
+                speed.get(name),
+                _with_ci(m.get(headline)),
+                comparison.get("metric_change", {}).get(name),
+                m.get("agreement_with_teacher"),
+            ]
+            for name in DISTILL_NAMES
+            if (m := models.get(name))
+        ]
+        shape = student.get("student_config", {})
+        settings = student.get("settings", {})
+        blocks.append(_h3(f"Compression: {path.parent.name}", _slug("compress", path.parent.name)))
+        blocks.append(
+            _table(
+                ["Model", "Parameters", "Size", "Genes/s (CPU)", f"Test {headline} [95% CI]", "Change"]
+                + ["Agreement with teacher"],
+                rows,
+                f"Same {_fmt(comparison.get('n_test'))} test genes for all; student: {shape.get('layers')} "
+                f"layers, width {shape.get('hidden_size')}, {shape.get('heads')} heads, initialised from "
+                f"{settings.get('init')}, trained {_fmt(timing.get('train_seconds'), 1)} s with T = "
+                f"{settings.get('temperature')}, alpha = {settings.get('alpha')} (best epoch "
+                f"{student.get('best_epoch')}); throughput with batch {timing.get('batch_size')} and "
+                f"{_fmt(timing.get('threads'))} threads, best of 3. Agreement: share of test decisions "
+                "equal to the teacher's.",
+            )
+        )
+    return blocks
 
 
 def _cell(value: Any) -> str:

@@ -104,7 +104,7 @@ def variant_annotation(wildcards):
 
 
 def extra_targets():
-    """Optional analyses enabled in config: interpretation of disease-risk variants, int8 compression."""
+    """Optional analyses enabled in config: interpretation of variants and classifiers, int8 compression."""
     targets = []
     if config["interpret"]["enabled"]:
         targets += expand(
@@ -112,9 +112,23 @@ def extra_targets():
             task=VARIANT_TASKS,
             name=["ism.tsv", "ism.npz", "attributions.tsv", "summary.json"],
         )
+        if config["interpret"]["gene_method"] in config["gene_function"]["methods"]:
+            targets += expand(
+                f"{RESULTS}/interpret/genes/{{task}}/{{method}}/{{name}}",
+                task=GENE_TASKS,
+                method=config["interpret"]["gene_method"],
+                name=["attributions.tsv", "ism.tsv", "seqlets.tsv"]
+                + ["motifs.jaspar", "motifs.tsv", "summary.json"],
+            )
     if config["compress"]["enabled"]:
         targets += [
             f"{RESULTS}/compress/metrics.json",
             f"{RESULTS}/compress/timing.json",
         ]
+    if config["compress"]["distill"]["enabled"]:
+        targets += expand(
+            f"{RESULTS}/compress/{{task}}/{{name}}",
+            task=GENE_TASKS,
+            name=["comparison.json", "distill/metrics.json", "distill/timing.json"],
+        )
     return targets

@@ -26,6 +26,47 @@ rule interpret:
         "../scripts/interpret.py"
 
 
+rule interpret_classifier:
+    """Integrated gradients, ISM and attribution motifs of a saved gene-function classifier."""
+    input:
+        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        classifier=f"{RESULTS}/gene_function/{{task}}/{{method}}/model",
+        database=lambda wildcards: (
+            [config["interpret"]["motif_database"]]
+            if config["interpret"]["motif_database"]
+            else []
+        ),
+    output:
+        attributions=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/attributions.tsv",
+        ism=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/ism.tsv",
+        seqlets=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/seqlets.tsv",
+        motifs_jaspar=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/motifs.jaspar",
+        motifs_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/motifs.tsv",
+        summary=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/summary.json",
+    log:
+        f"{RESULTS}/logs/interpret/genes_{{task}}_{{method}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/interpret/genes_{{task}}_{{method}}.tsv"
+    wildcard_constraints:
+        method="finetune_full|finetune_lora|finetune_ia3|probe",
+    conda:
+        ENVS / "evaluate.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        top_genes=config["interpret"]["top_genes"],
+        ig_steps=config["interpret"]["ig_steps"],
+        ism_width=config["interpret"]["ism_width"],
+        seqlet_width=config["interpret"]["seqlet_width"],
+        seqlet_z=config["interpret"]["seqlet_z"],
+        min_seqlets=config["interpret"]["min_seqlets"],
+        seed=config["seed"],
+    script:
+        "../scripts/interpret_classifier.py"
+
+
 rule compress:
     """Int8 dynamic quantization of the pretrained model: size, CPU throughput and metric change."""
     input:
@@ -51,3 +92,34 @@ rule compress:
         seed=config["seed"],
     script:
         "../scripts/compress.py"
+
+
+rule distill:
+    """Distil a task's finetune_full classifier into a smaller student; compare with it and its int8 copy."""
+    input:
+        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        teacher=f"{RESULTS}/gene_function/{{task}}/finetune_full/model",
+    output:
+        predictions=f"{RESULTS}/compress/{{task}}/distill/predictions.tsv",
+        metrics=f"{RESULTS}/compress/{{task}}/distill/metrics.json",
+        model=directory(f"{RESULTS}/compress/{{task}}/distill/model"),
+        timing=f"{RESULTS}/compress/{{task}}/distill/timing.json",
+        comparison=f"{RESULTS}/compress/{{task}}/comparison.json",
+    log:
+        f"{RESULTS}/logs/compress/{{task}}_distill.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compress/{{task}}_distill.tsv"
+    conda:
+        ENVS / "evaluate.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        settings={
+            k: v for k, v in config["compress"]["distill"].items() if k != "enabled"
+        },
+        seed=config["seed"],
+        task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
+    script:
+        "../scripts/distill.py"
