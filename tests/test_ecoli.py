@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, run_snakemake, shared_data
@@ -73,7 +74,7 @@ def test_ec_class_table_from_genbank(ecoli_run):
 def test_model_and_baselines_on_the_same_test_genes(ecoli_run):
     task_dir = ecoli_run / "gene_function" / "ec_class"
     methods = {p.name for p in task_dir.iterdir()}
-    assert {"probe", "finetune_full", "kmer_lr", "majority"} <= methods, methods
+    assert {"probe", "finetune_full", "finetune_prompt", "kmer_lr", "majority"} <= methods, methods
     ids = set()
     for method in methods:
         pred = pd.read_csv(task_dir / method / "predictions.tsv", sep="\t")
@@ -82,6 +83,35 @@ def test_model_and_baselines_on_the_same_test_genes(ecoli_run):
         assert metrics["n"] == len(pred) > 100
         assert 0 <= metrics["metrics"]["macro_f1"]["value"] <= 1
     assert len(ids) == 1
+
+
+def test_distilled_student_is_smaller_and_scored_on_the_teachers_test_genes(ecoli_run):
+    teacher = pd.read_csv(
+        ecoli_run / "gene_function" / "ec_class" / "finetune_full" / "predictions.tsv", sep="\t"
+    )
+    student = pd.read_csv(ecoli_run / "compress" / "ec_class" / "distill" / "predictions.tsv", sep="\t")
+    assert student["id"].tolist() == teacher["id"].tolist()
+    comparison = json.loads((ecoli_run / "compress" / "ec_class" / "comparison.json").read_text())
+    models = comparison["models"]
+    assert comparison["n_test"] == len(teacher)
+    assert models["student"]["parameters"] < models["teacher"]["parameters"]
+    assert models["int8_teacher"]["size_bytes"] < 0.6 * models["teacher"]["size_bytes"]
+    assert models["teacher"]["agreement_with_teacher"] == 1.0
+
+
+def test_classifier_attributions_cover_explained_test_genes(ecoli_run):
+    folder = ecoli_run / "interpret" / "genes" / "ec_class" / "finetune_full"
+    attributions = pd.read_csv(folder / "attributions.tsv", sep="\t")
+    table = pd.read_csv(ecoli_run / "labels" / "genes" / "ec_class.tsv", sep="\t").set_index("id")
+    assert len(attributions) > 0
+    assert set(table.loc[attributions["id"].unique(), "split"]) == {"test"}
+    for (gene, cls), rows in attributions.groupby(["id", "class"]):
+        assert table.loc[gene, "label"] == cls  # a correctly predicted gene, explained for its class
+        sequence = table.loc[gene, "sequence"]
+        pos = rows["pos"].to_numpy()
+        # Bases the pooled windows cover (max_chunks 2 x 256 here), each once, and their true bases.
+        assert len(pos) == min(len(sequence), 512) and (np.diff(pos) > 0).all()
+        assert "".join(rows["base"]) == "".join(sequence[p] for p in pos)
 
 
 def test_report_has_no_disease_section_results(ecoli_run):
