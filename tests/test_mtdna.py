@@ -29,7 +29,9 @@ def mtdna_run(tmp_path_factory):
                 },
                 "preprocess": {"stride": 64},
                 "model": {"dropout": 0.0},
+                # The sentence-pair objective on real data: is the second half on the same strand?
                 "pretrain": {
+                    "pair_objective": "strand",
                     "max_steps": 30,
                     "batch_size": 16,
                     "warmup_steps": 5,
@@ -44,6 +46,7 @@ def mtdna_run(tmp_path_factory):
     )
     results = workdir / "results" / "mtdna_ci"
     targets = [f"results/mtdna_ci/disease_risk/clinvar_mt/{m}/metrics.json" for m in METHODS]
+    targets.append("results/mtdna_ci/interpret/clinvar_mt/ism.tsv")
     # An option ends --configfile's file list (run_snakemake puts the files before these args).
     run_snakemake(workdir, *targets, configfiles=[REPO / "config" / "mtdna.yaml", small])
     return results
@@ -81,3 +84,24 @@ def test_every_method_scores_the_same_test_rows(mtdna_run):
         auroc = metrics["metrics"]["auroc"]
         assert 0 <= auroc["ci_low"] <= auroc["value"] <= auroc["ci_high"] <= 1
     assert not (mtdna_run / "disease_risk" / "clinvar_mt" / "consequence").exists()
+
+
+def test_pair_objective_is_trained_and_logged(mtdna_run):
+    metrics = json.loads((mtdna_run / "pretrain" / "metrics.json").read_text())
+    assert metrics["settings"]["pair_objective"] == "strand"
+    assert 0 <= metrics["val"]["pair_accuracy"] <= 1 and metrics["val"]["pair_loss"] > 0
+    log = pd.read_csv(mtdna_run / "pretrain" / "log.csv")
+    assert log["pair_loss"].notna().any()
+
+
+def test_ism_of_top_real_variants_holds_their_zero_shot_scores(mtdna_run):
+    """Each explained variant's own ISM entry is its zero-shot score: the same scorer, same window."""
+    ism = pd.read_csv(mtdna_run / "interpret" / "clinvar_mt" / "ism.tsv", sep="\t", dtype={"id": str})
+    scores = pd.read_csv(
+        mtdna_run / "disease_risk" / "clinvar_mt" / "zeroshot" / "scores.tsv", sep="\t", dtype={"id": str}
+    ).set_index("id")
+    top = scores["score"].nlargest(ism["id"].nunique()).index
+    assert set(ism["id"]) == set(top)
+    for vid in top:
+        own = ism[(ism["id"] == vid) & (ism["rel_pos"] == 0) & (ism["alt_base"] == scores.loc[vid, "alt"])]
+        assert len(own) == 1 and abs(own["score"].iloc[0] - scores.loc[vid, "score"]) < 1e-4
