@@ -481,6 +481,9 @@ class FtpServer(threading.Thread):
         handler.authorizer, handler.abstracted_fs = authorizer, _SymlinkFS
         self.handler = handler
         self.ftpd = FTPServer(("127.0.0.1", 0), handler)
+        # serve_forever logs "starting" on every poll; keep those lines off the root logger, whose
+        # handlers earlier in-process run_step calls may have left on a closed capture stream.
+        logging.getLogger("pyftpdlib").propagate = False
         self.stopping = threading.Event()
 
     @property
