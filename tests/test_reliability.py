@@ -242,16 +242,15 @@ def genome(tmp_path) -> Path:
 
 @pytest.mark.parametrize("full_at", ["train", "val"])
 def test_windows_gather_hitting_enospc_leaves_no_partial_file(genome, tmp_path, monkeypatch, full_at):
-    real, opened = np.lib.format.open_memmap, []
+    real, opened = np.lib.format.write_array_header_1_0, []
 
-    def open_memmap_until_full(filename, *args, **kwargs):
-        out = real(filename, *args, **kwargs)  # the file now exists, sized but unfilled: a partial
-        opened.append(filename)
+    def header_until_full(fp, header):
+        opened.append(fp.name)  # the file now exists, opened but unfilled: a partial
         if len(opened) == ["train", "val"].index(full_at) + 1:
             raise _enospc()
-        return out
+        return real(fp, header)
 
-    monkeypatch.setattr(np.lib.format, "open_memmap", open_memmap_until_full)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", header_until_full)
     work = tmp_path / "work"
     split = {"method": "blocks", "block_size": 1000, "gap": 0}
     with pytest.raises(OSError) as info:
@@ -270,7 +269,7 @@ def test_run_step_turns_enospc_into_one_error_line(genome, tmp_path, monkeypatch
     def no_space(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "work" / "x.npy"))
 
-    monkeypatch.setattr(np.lib.format, "open_memmap", no_space)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", no_space)
     log = tmp_path / "step.log"
     split = {"method": "blocks", "block_size": 1000, "gap": 0}
     with pytest.raises(SystemExit) as info:
