@@ -115,6 +115,24 @@ def _fast_metrics(y: np.ndarray, pred: np.ndarray, scores: np.ndarray, n_classes
     return out
 
 
+def _with_cis(funcs: dict, fast: Callable[[np.ndarray], dict], args: tuple, n_boot: int, seed: int) -> dict:
+    """Each metric's point estimate (`funcs` on `args`) with a percentile bootstrap 95% CI from `fast`,
+    the numpy re-implementation, on rows resampled with replacement (non-finite rounds are skipped)."""
+    rng = np.random.default_rng(seed)
+    n = len(args[0])
+    boot = {name: [] for name in funcs}
+    for _ in range(n_boot):
+        for name, value in fast(rng.integers(0, n, n)).items():
+            boot[name].append(value)
+    out = {}
+    for name, f in funcs.items():
+        values = np.asarray(boot[name])
+        values = values[np.isfinite(values)]
+        lo, hi = np.percentile(values, [2.5, 97.5]) if len(values) else (np.nan, np.nan)
+        out[name] = {"value": _safe(f, *args), "ci_low": float(lo), "ci_high": float(hi)}
+    return out
+
+
 def classification_metrics(
     y_true: Sequence[int],
     scores: np.ndarray,
@@ -133,19 +151,13 @@ def classification_metrics(
     scores = np.asarray(scores, dtype=float)
     n_classes = len(class_names)
     pred = scores.argmax(axis=1)
-    funcs = metric_functions(n_classes)
-    rng = np.random.default_rng(seed)
-    boot = {name: [] for name in funcs}
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        for name, value in _fast_metrics(y[idx], pred[idx], scores[idx], n_classes).items():
-            boot[name].append(value)
-    out = {}
-    for name, f in funcs.items():
-        values = np.asarray(boot[name])
-        values = values[np.isfinite(values)]
-        lo, hi = np.percentile(values, [2.5, 97.5]) if len(values) else (np.nan, np.nan)
-        out[name] = {"value": _safe(f, y, pred, scores), "ci_low": float(lo), "ci_high": float(hi)}
+    out = _with_cis(
+        metric_functions(n_classes),
+        lambda i: _fast_metrics(y[i], pred[i], scores[i], n_classes),
+        (y, pred, scores),
+        n_boot,
+        seed,
+    )
     precision, recall, f1, support = precision_recall_fscore_support(
         y, pred, labels=list(range(n_classes)), zero_division=0
     )
@@ -265,23 +277,13 @@ def multilabel_metrics(
     y = np.asarray(y_true, dtype=bool)
     scores = np.asarray(scores, dtype=float)
     pred = scores >= MULTILABEL_THRESHOLD
-    funcs = multilabel_metric_functions()
-    rng = np.random.default_rng(seed)
-    boot = {name: [] for name in funcs}
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        for name, value in _fast_multilabel(y[idx], pred[idx], scores[idx]).items():
-            boot[name].append(value)
-    out = {}
-    for name, f in funcs.items():
-        values = np.asarray(boot[name])
-        values = values[np.isfinite(values)]
-        lo, hi = np.percentile(values, [2.5, 97.5]) if len(values) else (np.nan, np.nan)
-        out[name] = {
-            "value": _safe(f, y.astype(int), pred.astype(int), scores),
-            "ci_low": float(lo),
-            "ci_high": float(hi),
-        }
+    out = _with_cis(
+        multilabel_metric_functions(),
+        lambda i: _fast_multilabel(y[i], pred[i], scores[i]),
+        (y.astype(int), pred.astype(int), scores),
+        n_boot,
+        seed,
+    )
     precision, recall, f1, support = precision_recall_fscore_support(y, pred, zero_division=0)
     aurocs = [_binary_auroc(y[:, j].astype(int), scores[:, j]) for j in range(y.shape[1])]
     return {
