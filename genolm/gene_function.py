@@ -43,6 +43,8 @@ from genolm.io.tables import read_table
 from genolm.metrics import MULTILABEL_THRESHOLD, classification_metrics, multilabel_metrics, seed_summary
 
 LOG = logging.getLogger(__name__)
+#: Columns every gene label table has (labels and csv_labels write them), with their types.
+GENE_COLUMNS = {"id": str, "label": str, "split": str, "sequence": str}
 BASELINES = ("kmer_lr", "majority")
 MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
 TASK_TYPES = ("binary", "multiclass", "multilabel")
@@ -79,7 +81,7 @@ def load_table(path: str | Path, task_type: str | None = None) -> tuple[pd.DataF
     """
     if task_type not in (None, *TASK_TYPES):
         raise GenolmError(f"{path}: task type {task_type!r}, expected one of {', '.join(TASK_TYPES)}")
-    table = read_table(path, {"id": str, "label": str, "split": str, "sequence": str})
+    table = read_table(path, GENE_COLUMNS)
     if task_type != "multilabel":
         classes = sorted(table["label"].unique())
         table["y"] = table["label"].map({c: i for i, c in enumerate(classes)})

@@ -30,11 +30,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from genolm.errors import GenolmError
+from genolm.gene_function import GENE_COLUMNS
 from genolm.io.annotation import read_genes
 from genolm.io.contigs import reconcile_contigs
 from genolm.io.fasta import decode, iter_fasta
 from genolm.io.tables import read_table
 from genolm.io.vcf import read_genotypes, read_variants_counted
+from genolm.variants import VARIANT_COLUMNS
 
 NASTY = Path(__file__).parent / "data" / "nasty"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -367,17 +369,6 @@ _GOOD_VCF = st.tuples(
 ).map(_vcf)
 VCF_TEXT = st.one_of(_GOOD_VCF, _NASTY_VCF)
 
-# The columns the gene-function and disease-risk stages use, with the type they need.
-GENE_COLUMNS = {"id": str, "label": str, "split": str, "sequence": str}
-VARIANT_COLUMNS = {
-    "id": str,
-    "ref": str,
-    "alt": str,
-    "label": int,
-    "split": str,
-    "ref_window": str,
-    "offset": int,
-}
 _CELL = st.one_of(
     st.sampled_from(
         ["g1", "1", "0", "train", "ACGT", "", "NA", "-1", "1.5", 'a"b', "x\ty", "99999999999999999999"]
@@ -451,7 +442,7 @@ READERS = {
     "vcf": (_compressed(VCF_TEXT.map(str.encode)), _variants, ".vcf.gz"),
     "gene label table": (_table([*GENE_COLUMNS, "contig"]), lambda p: _table_ok(p, GENE_COLUMNS), ".tsv"),
     "variant label table": (
-        _table([*VARIANT_COLUMNS, "pos"]),
+        _table(list(VARIANT_COLUMNS)),
         lambda p: _table_ok(p, VARIANT_COLUMNS),
         ".tsv",
     ),
