@@ -62,6 +62,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+def write_tsv(path: str | os.PathLike, table: Any, **kwargs: Any) -> None:
+    """Write a pandas table as TSV atomically, without the index (`kwargs` go to `DataFrame.to_csv`)."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, **kwargs)
+
+
 def _json_default(obj: Any) -> Any:
     """Serialise numpy scalars and paths, the only non-JSON types our results carry."""
     if hasattr(obj, "item"):

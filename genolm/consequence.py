@@ -16,6 +16,7 @@ from Bio.Data.CodonTable import unambiguous_dna_by_id
 from Bio.Seq import Seq
 
 from genolm.io.annotation import Gene
+from genolm.sequence import complement
 
 SEVERITY = (
     "stop_gained",
@@ -27,7 +28,6 @@ SEVERITY = (
     "utr_or_intron",
     "intergenic",
 )
-COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _coding(gene: Gene, pos: int, alt: str, genome_seq: str, table: int) -> str 
     ref_codon = "".join(genome_seq[p] for p in codon_at)
     alt_codon = "".join(alt if p == pos else genome_seq[p] for p in codon_at)
     if gene.strand == "-":
-        ref_codon, alt_codon = ref_codon.translate(COMPLEMENT), alt_codon.translate(COMPLEMENT)
+        ref_codon, alt_codon = complement(ref_codon), complement(alt_codon)
     if "N" in ref_codon + alt_codon:
         return "missense"
     codons = unambiguous_dna_by_id[table]

@@ -41,14 +41,12 @@ from genolm.inference import Pretrained, chunk_batch, embed, load_pretrained, po
 from genolm.io.fasta import decode, iter_fasta
 from genolm.io.tables import read_table
 from genolm.metrics import MULTILABEL_THRESHOLD, classification_metrics, multilabel_metrics, seed_summary
+from genolm.names import GENE_BASELINES, GENE_COLUMNS, GENE_MODEL_METHODS, GENE_TASK_TYPES, LABEL_SEP
 
 LOG = logging.getLogger(__name__)
-#: Columns every gene label table has (labels and csv_labels write them), with their types.
-GENE_COLUMNS = {"id": str, "label": str, "split": str, "sequence": str}
-BASELINES = ("kmer_lr", "majority")
-MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
-TASK_TYPES = ("binary", "multiclass", "multilabel")
-LABEL_SEP = ";"
+BASELINES = GENE_BASELINES
+MODEL_METHODS = GENE_MODEL_METHODS
+TASK_TYPES = GENE_TASK_TYPES
 #: LoRA targets: the attention projections of each family (module names from transformers' modeling files).
 LORA_TARGETS = {
     "bert": ["query", "key", "value"],

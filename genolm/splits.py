@@ -21,8 +21,8 @@ from genolm.errors import GenolmError
 from genolm.io.contigs import reconcile_contigs
 from genolm.io.fasta import N as N_CODE
 from genolm.io.fasta import iter_fasta
+from genolm.names import SPLITS
 
-SPLITS = ("train", "val", "test")
 SOFT_MASK_MODES = ("uppercase", "drop")
 SOFT_MASKED = 8  # bit set on a base code in the genome code file when the FASTA had it in lowercase
 

@@ -24,28 +24,13 @@ from genolm.errors import GenolmError
 from genolm.inference import Pretrained, embed, load_pretrained, tokenize
 from genolm.io.tables import read_table
 from genolm.metrics import binary_scores, classification_metrics
+from genolm.names import VARIANT_CLASSES, VARIANT_COLUMNS, VARIANT_METHODS
+from genolm.sequence import reverse_complement
 from genolm.tokenizers import tokenizer_kind
 
 LOG = logging.getLogger(__name__)
-COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-CLASSES = ["benign", "pathogenic"]
-METHODS = ("zeroshot", "supervised", "kmer_lr", "consequence")
-#: Columns every variant table has (labels.build_variant_table writes them), with their types.
-VARIANT_COLUMNS = {
-    "id": str,
-    "contig": str,
-    "pos": int,
-    "ref": str,
-    "alt": str,
-    "label": int,
-    "split": str,
-    "ref_window": str,
-    "offset": int,
-}
-
-
-def reverse_complement(seq: str) -> str:
-    return seq.translate(COMPLEMENT)[::-1]
+CLASSES = list(VARIANT_CLASSES)
+METHODS = VARIANT_METHODS
 
 
 def load_variant_table(path: str | Path) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import pandas as pd
 from genolm.atomic import atomic_path, write_json
 from genolm.errors import GenolmError
 from genolm.io.fasta import N as N_CODE
-from genolm.io.fasta import reverse_complement_codes
+from genolm.sequence import reverse_complement_codes
 from genolm.splits import SOFT_MASK_MODES, SOFT_MASKED, SPLITS, read_contigs, read_splits, split_genome
 
 LOG = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ def gather_windows(
                 for batch in _read_rows(path, kept, window, keep[split][i] if keep else None):
                     out.write(memoryview(np.ascontiguousarray(batch)))
                     if rc:
-                        out.write(memoryview(np.ascontiguousarray(reverse_complement_codes(batch.T).T)))
+                        out.write(memoryview(np.ascontiguousarray(reverse_complement_codes(batch))))
         sizes[split] = {"windows": rows, "bases": rows * window}
     table = read_contigs(contigs)
     dropped = {

@@ -30,9 +30,9 @@ from genolm.io.fasta import (
     iter_fasta,
     open_text,
     read_genome,
-    reverse_complement_codes,
 )
 from genolm.io.vcf import read_genotypes, read_variants, read_variants_counted
+from genolm.sequence import reverse_complement_codes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ECOLI = "ecoli_k12/GCF_000005845.2_ASM584v2_genomic"

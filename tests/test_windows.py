@@ -13,7 +13,8 @@ from conftest import REPO, run_snakemake
 
 from genolm.errors import GenolmError
 from genolm.io import fasta
-from genolm.io.fasta import decode, encode, iter_fasta, reverse_complement_codes
+from genolm.io.fasta import decode, encode, iter_fasta
+from genolm.sequence import reverse_complement_codes
 from genolm.tokenizers import build_tokenizer, encode_codes, overlapping_kmers, save_tokenizer
 from genolm.windows import preprocess_genome, window_shard, window_starts
 

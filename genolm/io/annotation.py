@@ -18,7 +18,8 @@ import numpy as np
 from Bio import SeqIO
 
 from genolm.errors import GenolmError
-from genolm.io.fasta import open_text, reverse_complement_codes
+from genolm.io.fasta import open_text
+from genolm.sequence import reverse_complement_codes
 
 FORMATS = ("gff3", "gtf", "genbank")
 GENE_TYPES = frozenset({"gene", "pseudogene", "ncRNA_gene", "transposable_element_gene"})

@@ -37,7 +37,6 @@ for _letters, _code in (("Aa", A), ("Cc", C), ("Gg", G), ("Tt", T), ("RYSWKMBDHV
 _TRANSLATE = _TABLE.tobytes()  # the same table, in the form bytes.translate applies at C speed
 _LOWERCASE = (np.arange(256) >= ord("a")).astype(np.uint8).tobytes()  # byte -> 1 if soft-masked
 _LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
-_COMPLEMENT = np.array([T, G, C, A, N], dtype=np.uint8)
 
 FastaRecord = tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray]
 
@@ -151,11 +150,6 @@ def decode(codes: np.ndarray) -> str:
     if codes.size and (codes.min() < 0 or codes.max() > N):
         raise ValueError("base codes must lie in 0..4")
     return _LETTERS[codes].tobytes().decode()
-
-
-def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of a code array (N stays N)."""
-    return _COMPLEMENT[np.asarray(codes)[::-1]]
 
 
 def iter_fasta(path: str | os.PathLike, *, soft_mask: bool = False) -> Iterator[FastaRecord]:

@@ -25,6 +25,9 @@ os.environ.update(
     )
 )
 
+sys.path.insert(0, workflow.basedir)
+from genolm import names  # noqa: E402 - torch-free: the one source of method and split names
+
 RESULTS = f"results/{config['run']}"
 ENVS = Path(workflow.basedir) / "envs"
 SCHEMA_DOC = yaml.safe_load(SCHEMA.read_text())
@@ -51,16 +54,16 @@ if set(GENE_TASKS) - set(CSV_GENE_TASKS) and "annotation" not in config["sources
     sys.exit(
         "genolm config error at 'sources.annotation': gene_function tasks need an annotation source"
     )
-GENE_METHODS = list(config["gene_function"]["methods"]) + ["kmer_lr", "majority"]
+GENE_METHODS = list(config["gene_function"]["methods"]) + list(names.GENE_BASELINES)
 # The consequence baseline needs an annotation to place variants in genes.
-VARIANT_METHODS = ["zeroshot", "supervised", "kmer_lr"]
+VARIANT_METHODS = [*names.VARIANT_MODEL_METHODS, "kmer_lr"]
 if "annotation" in config["sources"]:
     VARIANT_METHODS.append("consequence")
 
 
 wildcard_constraints:
     source="genome|annotation|variants",
-    split="train|val|test",
+    split=names.alternation(names.SPLITS),
     task="[A-Za-z0-9_.-]+",
 
 
@@ -93,7 +96,7 @@ def variant_model(wildcards):
     """Model-based methods need the pretrained model; the baselines do not."""
     return (
         [f"{RESULTS}/pretrain/model"]
-        if wildcards.method in ("zeroshot", "supervised")
+        if wildcards.method in names.VARIANT_MODEL_METHODS
         else []
     )
 

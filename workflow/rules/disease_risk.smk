@@ -16,7 +16,7 @@ rule score_variants:
     benchmark:
         f"{RESULTS}/benchmarks/disease_risk/{{task}}_{{method}}.tsv"
     wildcard_constraints:
-        method="zeroshot|supervised|kmer_lr|consequence",
+        method=names.alternation(names.VARIANT_METHODS),
     conda:
         ENVS / "evaluate.yaml"
     threads: 2

@@ -20,7 +20,7 @@ rule finetune:
     benchmark:
         f"{RESULTS}/benchmarks/gene_function/{{task}}_{{method}}.tsv"
     wildcard_constraints:
-        method="finetune_full|finetune_lora|finetune_ia3|finetune_prompt|probe",
+        method=names.alternation(names.GENE_MODEL_METHODS),
     conda:
         ENVS / "evaluate.yaml"
     threads: config["gene_function"]["finetune"]["threads"]
@@ -53,7 +53,7 @@ rule gene_baseline:
     benchmark:
         f"{RESULTS}/benchmarks/gene_function/{{task}}_{{method}}.tsv"
     wildcard_constraints:
-        method="kmer_lr|majority",
+        method=names.alternation(names.GENE_BASELINES),
     conda:
         ENVS / "evaluate.yaml"
     threads: 1

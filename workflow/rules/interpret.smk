@@ -48,7 +48,7 @@ rule interpret_classifier:
     benchmark:
         f"{RESULTS}/benchmarks/interpret/genes_{{task}}_{{method}}.tsv"
     wildcard_constraints:
-        method="finetune_full|finetune_lora|finetune_ia3|probe",
+        method=names.alternation(names.EXPLAINABLE_GENE_METHODS),
     conda:
         ENVS / "evaluate.yaml"
     threads: 2

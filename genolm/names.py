@@ -1,0 +1,54 @@
+"""The one source of the names that rules, package, schema and report share (torch-free, import-cheap).
+
+Method, baseline, split and task-type names and the columns of the stage-to-stage tables are defined here
+and nowhere else: the Snakemake rules build their wildcard constraints from them (`alternation`), the
+package dispatches on them, the report orders by them, and `tests/test_names.py` checks the schema's enums
+and defaults against them and against the settings dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+SPLITS = ("train", "val", "test")
+
+#: Gene-function methods that adapt or read the pretrained model.
+GENE_MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
+#: Gene-function baselines, always run on the same split and test rows as the model methods.
+GENE_BASELINES = ("kmer_lr", "majority")
+#: Gene-function methods whose saved classifier can be explained (a soft prompt has no input attribution).
+EXPLAINABLE_GENE_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "probe")
+GENE_TASK_TYPES = ("binary", "multiclass", "multilabel")
+#: Separator of a gene's labels in a multi-label table's `label` column.
+LABEL_SEP = ";"
+
+#: Disease-risk methods that read the pretrained model.
+VARIANT_MODEL_METHODS = ("zeroshot", "supervised")
+#: Disease-risk baselines; `consequence` runs only where an annotation gives consequence codes.
+VARIANT_BASELINES = ("kmer_lr", "consequence")
+VARIANT_METHODS = VARIANT_MODEL_METHODS + VARIANT_BASELINES
+VARIANT_CLASSES = ("benign", "pathogenic")
+
+#: Every model method, in the order the report lists them (supervised before zero-shot).
+MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot")
+BASELINE_METHODS = ("consequence", "kmer_lr", "majority")
+
+#: Columns every gene label table has (labels and csv_labels write them), with their types.
+GENE_COLUMNS = {"id": str, "label": str, "split": str, "sequence": str}
+#: Columns every variant table has (labels.build_variant_table writes them), with their types.
+VARIANT_COLUMNS = {
+    "id": str,
+    "contig": str,
+    "pos": int,
+    "ref": str,
+    "alt": str,
+    "label": int,
+    "split": str,
+    "ref_window": str,
+    "offset": int,
+}
+
+
+def alternation(names: Iterable[str]) -> str:
+    """A regular-expression alternation of `names`, for a Snakemake wildcard constraint."""
+    return "|".join(names)
