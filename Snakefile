@@ -5,6 +5,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# The description at the top of `snakemake --report`.
+report: "workflow/report/workflow.rst"
+
+
 # The demo config is the default; a --configfile replaces it instead of being merged into it
 # (merging would mix the demo's simulated sources into the user's).
 if not workflow.overwrite_configfiles:
@@ -20,6 +24,7 @@ include: "workflow/rules/labels.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/gene_function.smk"
 include: "workflow/rules/disease_risk.smk"
+include: "workflow/rules/prioritise.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/report.smk"
 

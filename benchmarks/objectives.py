@@ -8,6 +8,11 @@ shows each gene-function method's macro-F1 and each disease-risk method's AUROC 
 pretrain rule's wall-clock and CPU seconds (results/<run>/benchmarks/pretrain.tsv; CPU seconds are the
 steadier measure on a shared machine). Rerunning with the same --workdir reuses finished runs.
 
+With --json, stdout holds exactly one JSON object (snakemake's output is captured, errors go to stderr);
+under `comparisons`, every objective after the first is compared with the first: `<score>_ratio` is its
+score divided by the first's, `pretrain_speed_ratio` the first's pretraining CPU seconds divided by its own
+(both higher is better).
+
     python benchmarks/objectives.py                                 # none vs adjacent, ~6-8 CPU minutes
     python benchmarks/objectives.py --objectives none adjacent strand --workdir /tmp/objectives
 """
@@ -105,6 +110,25 @@ def table(runs: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _ratio(ours: float, theirs: float) -> float | None:
+    return ours / theirs if theirs else None
+
+
+def comparisons(runs: dict[str, dict]) -> dict[str, dict]:
+    """Every run after the first against the first (the baseline): ours / theirs, higher is better."""
+    (baseline, base), *others = runs.items()
+    out = {}
+    for name, run in others:
+        scores = {
+            f"{key}_ratio": _ratio(entry["value"], base["scores"][key]["value"])
+            for key, entry in run["scores"].items()
+            if key in base["scores"]
+        }
+        speed = _ratio(base["pretrain_cpu_s"], run["pretrain_cpu_s"])
+        out[name] = {"baseline": baseline, "scores": scores, "pretrain_speed_ratio": speed}
+    return out
+
+
 def main() -> None:
     a = parse_args()
     base = yaml.safe_load(a.config.read_text())
@@ -118,7 +142,13 @@ def main() -> None:
             runs[objective] = collect(workdir / "results" / name)
     load = os.getloadavg()[0]
     if a.json:
-        print(json.dumps({"config": str(a.config), "load_average": load, "runs": runs}, indent=2))
+        summary = {
+            "config": str(a.config),
+            "load_average": load,
+            "runs": runs,
+            "comparisons": comparisons(runs),
+        }
+        print(json.dumps(summary, indent=2))
         return
     seed = base.get("seed")
     print(f"{a.config.name} (seed {seed}), one column per pair_objective; 95% bootstrap CIs; load {load:.2f}")

@@ -61,8 +61,34 @@ def _cmd_risk(args: argparse.Namespace) -> None:
     individual_risk(args.scores, args.genotypes, args.output, labels_tsv=args.labels, metrics_json=metrics)
 
 
+def _cmd_prioritise(args: argparse.Namespace) -> None:
+    from genolm.prioritise import prioritise
+
+    scores = {}
+    for spec in args.scores:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise GenolmError(f"--scores {spec}: expected NAME=PATH, e.g. zeroshot=scores.tsv")
+        scores[name] = path
+    prioritise(
+        args.annotation,
+        args.output,
+        args.metrics or str(args.output).removesuffix(".tsv") + ".metrics.json",
+        scores=scores,
+        genome=args.genome,
+        genotypes=args.genotypes,
+        labels=args.labels,
+        covariates=args.covariates,
+        known_genes=args.known_genes,
+        max_af=args.max_af,
+        permutations=args.permutations,
+        permutation_below=args.permutation_below,
+        seed=args.seed,
+    )
+
+
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from genolm.gene_function import predict_fasta
+    from genolm.finetune import predict_fasta
 
     predict_fasta(args.model, args.fasta, args.out)
 
@@ -102,6 +128,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     risk.add_argument("-o", "--output", required=True, help="TSV to write, one row per sample")
     risk.set_defaults(func=_cmd_risk)
+
+    prio = sub.add_parser(
+        "prioritise", help="rank genes by their variants' scores and, with a cohort, burden tests"
+    )
+    prio.add_argument("--annotation", required=True, help="GFF3/GTF/GenBank placing variants in genes")
+    prio.add_argument(
+        "--scores",
+        required=True,
+        action="append",
+        help="NAME=PATH of a scores TSV (contig, pos, ref, alt, score); repeatable",
+    )
+    prio.add_argument(
+        "--genotypes", help="cohort VCF with GT (needs --labels and --genome): adds burden tests"
+    )
+    prio.add_argument("--labels", help="TSV with columns sample, label (case/control or 1/0) and covariates")
+    prio.add_argument("--genome", help="reference FASTA, for the consequence-weighted burden")
+    prio.add_argument("--covariates", nargs="*", default=[], help="columns of --labels to adjust for")
+    prio.add_argument("--known-genes", help="TSV with a gene column: report their ranks and recall at 10")
+    prio.add_argument("--max-af", type=float, default=0.05, help="rare-variant cut (default 0.05)")
+    prio.add_argument(
+        "--permutations", type=int, default=1000, help="for genes with few carriers (default 1000)"
+    )
+    prio.add_argument(
+        "--permutation-below",
+        type=int,
+        default=20,
+        help="carriers below which permutation p is used (default 20)",
+    )
+    prio.add_argument("--seed", type=int, default=42, help="fold and permutation seed (default 42)")
+    prio.add_argument("--metrics", help="metrics JSON to write (default: <output>.metrics.json)")
+    prio.add_argument("-o", "--output", required=True, help="genes TSV to write, ranked per method")
+    prio.set_defaults(func=_cmd_prioritise)
 
     predict = sub.add_parser("predict", help="classify FASTA records with a saved gene-function classifier")
     predict.add_argument(

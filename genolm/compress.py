@@ -2,12 +2,14 @@
 
 Every torch.nn.Linear (attention, feed-forward and LM head projections) gets int8 weights and
 per-batch int8 activations (torch.ao.quantization.quantize_dynamic; deprecated in favour of torchao,
-which is not installed, but still present in torch 2.x); embeddings and layer norms stay fp32.
+which is not installed, but still present in torch 2.x); embeddings and layer norms stay fp32. torch has
+no dynamic int8 convolution, so every torch.nn.Conv1d (the convnet family's dilated convolutions) keeps
+int8 weights with one scale per output channel and is dequantized at each call: smaller, not faster.
 Size is the byte count of the saved state dict (torch.save, the same serialiser for both, since
 safetensors cannot hold packed int8 weights). Throughput is sequences per second of a full forward
 pass (logits) over the first `max_windows` test windows, best of three passes taken in turns.
 Accuracy is the masked/causal LM loss on the same windows with the same seeded masks
-(genolm.train.evaluate), and the zero-shot AUROC of each disease-risk task on its test split,
+(genolm.pretrain.evaluate), and the zero-shot AUROC of each disease-risk task on its test split,
 fp32 against int8.
 """
 
@@ -28,17 +30,72 @@ from genolm.atomic import write_json
 from genolm.errors import GenolmError
 from genolm.inference import Pretrained, load_pretrained
 from genolm.metrics import binary_scores, classification_metrics
-from genolm.train import LMLoss, PretrainSettings, evaluate, max_tokens, tokenize_batch
+from genolm.pretrain import PretrainSettings
+from genolm.pretrain.batches import max_tokens, tokenize_batch
+from genolm.pretrain.evaluate import evaluate
+from genolm.pretrain.loss import LMLoss
 from genolm.variants import CLASSES, load_variant_table, zero_shot_llr
 
 LOG = logging.getLogger(__name__)
 
 
+LINEAR_METHOD = "dynamic int8 quantization of Linear layers (torch.ao.quantization.quantize_dynamic)"
+CONV_METHOD = "; Conv1d weights int8 per output channel, dequantized at run time"
+
+
+class Int8Conv1d(torch.nn.Module):
+    """A Conv1d whose weights are stored as int8 with a symmetric scale per output channel.
+
+    The weights are dequantized at every call and convolved in fp32 (torch has no dynamic int8
+    convolution), so it saves memory and disk, not time.
+    """
+
+    def __init__(self, conv: torch.nn.Conv1d) -> None:
+        super().__init__()
+        if conv.padding_mode != "zeros":
+            raise GenolmError(
+                f"int8 Conv1d: padding_mode {conv.padding_mode!r} is not supported (only zeros)"
+            )
+        weight = conv.weight.detach()
+        scale = weight.abs().amax(dim=(1, 2), keepdim=True).clamp(min=torch.finfo(weight.dtype).tiny) / 127
+        self.register_buffer("qweight", torch.round(weight / scale).to(torch.int8))
+        self.register_buffer("scale", scale)
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().clone())
+        self.stride, self.padding, self.dilation, self.groups = (
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+        )
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        weight = self.qweight.to(inputs.dtype) * self.scale.to(inputs.dtype)
+        return torch.nn.functional.conv1d(
+            inputs, weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+
+def _int8_convolutions(model: torch.nn.Module) -> int:
+    """Replace every torch.nn.Conv1d inside `model` by an Int8Conv1d, in place; returns how many."""
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Conv1d)]
+    for name, conv in targets:
+        parent, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent), child, Int8Conv1d(conv))
+    return len(targets)
+
+
 def quantize(model: torch.nn.Module) -> torch.nn.Module:
-    """An int8 dynamically quantized copy of `model` (Linear layers only); `model` is left unchanged."""
-    return torch.ao.quantization.quantize_dynamic(
-        copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8
-    )
+    """An int8 copy of `model`: Linear layers dynamically quantized, Conv1d weights int8 (module doc);
+    `model` is left unchanged."""
+    clone = copy.deepcopy(model).eval()
+    _int8_convolutions(clone)
+    return torch.ao.quantization.quantize_dynamic(clone, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def quantization_method(model: torch.nn.Module) -> str:
+    """What `quantize` does to `model`, in words (for metrics.json)."""
+    convs = any(isinstance(m, torch.nn.Conv1d) for m in model.modules())
+    return LINEAR_METHOD + (CONV_METHOD if convs else "")
 
 
 def state_bytes(model: torch.nn.Module) -> int:
@@ -133,7 +190,7 @@ def compress_model(
         LOG.info("%s: %s, %.1f sequences/s", name, models[name], speed[name])
     tasks = {task: compare_zero_shot(full, int8, path, seed) for task, path in (variant_tables or {}).items()}
     metrics = {
-        "method": "dynamic int8 quantization of Linear layers (torch.ao.quantization.quantize_dynamic)",
+        "method": quantization_method(full.model),
         "objective": full.objective,
         "n_windows": len(windows),
         "models": models,

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from genolm.atomic import write_json
 from genolm.compress import quantize, state_bytes
 from genolm.errors import GenolmError
-from genolm.gene_function import (
+from genolm.finetune import (
     Classifier,
     FinetuneSettings,
     PooledClassifier,

@@ -102,6 +102,8 @@ def fetch(
     expected = {k: v for k, v in (("md5", md5), ("sha256", sha256), ("bsdsum", bsdsum)) if v}
     local = _local_path(url)
     if local is not None:
+        if local.is_dir():
+            raise GenolmError(f"{url}: is a directory; expected a file (name the file inside it)")
         if not local.is_file():
             raise NotFoundError(f"{url}: no such file")
         with atomic_path(dest) as tmp:

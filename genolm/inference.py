@@ -71,7 +71,10 @@ def pooled_chunks(encoder: torch.nn.Module, batch: dict[str, torch.Tensor], owne
     """Embed chunks, then average the chunks of each of the `n` sequences (owner[i] = its sequence)."""
     hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     chunks = mean_pool(hidden, batch["attention_mask"])
-    sums = torch.zeros(n, chunks.shape[1], dtype=chunks.dtype).index_add_(0, owner, chunks)
+    owner = owner.to(chunks.device)
+    sums = torch.zeros(n, chunks.shape[1], dtype=chunks.dtype, device=chunks.device).index_add_(
+        0, owner, chunks
+    )
     counts = torch.bincount(owner, minlength=n).clamp(min=1).unsqueeze(1)
     return sums / counts
 
@@ -89,11 +92,13 @@ def chunk_batch(seqs: list[str], window: int, max_chunks: int) -> tuple[list[str
 
 @torch.no_grad()
 def embed(pre: Pretrained, seqs: list[str], *, batch_size: int = 32, max_chunks: int = 8) -> np.ndarray:
-    """Mean-pooled final-layer embeddings of whole sequences (chunked to the model's window)."""
+    """Mean-pooled final-layer embeddings of whole sequences (chunked to the model's window), computed on
+    the model's device."""
     encoder = pre.model.base_model
     out = []
     for i in range(0, len(seqs), batch_size):
         part = seqs[i : i + batch_size]
         chunks, owner, _ = chunk_batch(part, pre.window, max_chunks)
-        out.append(pooled_chunks(encoder, tokenize(pre.tokenizer, chunks), owner, len(part)).float().numpy())
+        batch = tokenize(pre.tokenizer, chunks).to(encoder.device)
+        out.append(pooled_chunks(encoder, batch, owner, len(part)).float().cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, pre.model.config.hidden_size))

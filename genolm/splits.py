@@ -9,6 +9,8 @@ does not fall entirely inside one interval.
 from __future__ import annotations
 
 import bisect
+import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,18 @@ from genolm.errors import GenolmError
 from genolm.io.contigs import reconcile_contigs
 from genolm.io.fasta import N as N_CODE
 from genolm.io.fasta import iter_fasta
+from genolm.io.user_terms import in_user_terms
 from genolm.names import SPLITS
 
 SOFT_MASK_MODES = ("uppercase", "drop")
 SOFT_MASKED = 8  # bit set on a base code in the genome code file when the FASTA had it in lowercase
+#: `auto` uses whole contigs only with at least this many (free) contigs.
+AUTO_MIN_CONTIGS = 10
+#: `auto` keeps each split within this fraction of its target share when the units allow.
+AUTO_TOLERANCE = 0.25
+#: `auto` calls a split fair when it holds between these multiples of its target share.
+AUTO_FAIR_SHARE = (0.5, 1.5)
+LOG = logging.getLogger(__name__)
 
 
 def make_splits(
@@ -42,10 +52,11 @@ def make_splits(
     """Assign whole contigs (`contigs`) or blocks with gaps between them (`blocks`) to splits.
 
     Contigs named in `val_contigs`/`test_contigs` (any spelling `reconcile_contigs` matches) go whole to
-    that split, whose fraction is then ignored. The rest is cut into units: `auto` uses contigs when at
-    least 10 remain, else blocks. Assignment is seeded and balanced by length: shuffled units are given
-    to the splits without a contig list until each reaches its fraction of the genome. Rows come out in
-    genome order.
+    that split, whose fraction is then ignored. The rest is cut into units and assigned seeded by length:
+    `contigs` and `blocks` give shuffled units to the splits without a contig list until each reaches its
+    fraction of the genome. `auto` balances instead: it takes only units that keep each split within a
+    quarter of its share, using whole contigs when at least 10 remain and they can give every split a fair
+    share (half to 1.5 times its fraction), else blocks. Rows come out in genome order.
     """
     if not contig_lengths:
         raise GenolmError("splits: the genome has no contigs")
@@ -53,31 +64,18 @@ def make_splits(
         raise GenolmError(
             f"preprocess.split: val_fraction + test_fraction = {val_fraction + test_fraction:g}, expected < 1"
         )
+    if method not in ("auto", "contigs", "blocks"):
+        raise GenolmError(f"preprocess.split.method: got {method!r}, expected auto, contigs or blocks")
     fixed = _fixed_contigs(contig_lengths, {"val": val_contigs, "test": test_contigs})
     free = {c: n for c, n in contig_lengths.items() if c not in fixed}
-    if method == "auto":
-        method = "contigs" if len(free) >= 10 else "blocks"
-    if method not in ("contigs", "blocks"):
-        raise GenolmError(f"preprocess.split.method: got {method!r}, expected auto, contigs or blocks")
-    units = [u for c, n in free.items() for u in _units(c, n, method, block_size, gap)]
-    filled_by_fraction = [s for s in ("test", "val") if s not in fixed.values()]
-    if len(units) < len(filled_by_fraction) + 1:
-        raise GenolmError(
-            f"preprocess.split: only {len(units)} {method} to split; need at least "
-            f"{len(filled_by_fraction) + 1} (use method: blocks or a smaller block_size)"
-        )
     total = sum(contig_lengths.values())
     fractions = {"test": test_fraction, "val": val_fraction}
-    targets = {s: fractions[s] * total for s in filled_by_fraction}
-    assigned: dict[int, str] = {}
-    filled = dict.fromkeys(targets, 0)
-    for i in np.random.default_rng(seed).permutation(len(units)):
-        assigned[i] = "train"
-        for split in targets:
-            if filled[split] < targets[split]:
-                assigned[i] = split
-                filled[split] += units[i][2] - units[i][1]
-                break
+    targets = {s: fractions[s] * total for s in ("test", "val") if s not in fixed.values()}
+    if method == "auto":
+        units, assigned = _auto_assign(free, targets, total, block_size, gap, seed)
+    else:
+        units = _enough_units(free, method, block_size, gap, len(targets))
+        assigned = _greedy(units, targets, seed)
     rows = [(c, 0, contig_lengths[c], s) for c, s in fixed.items()]
     rows += [(c, s, e, assigned[i]) for i, (c, s, e) in enumerate(units)]
     order = {c: i for i, c in enumerate(contig_lengths)}
@@ -87,6 +85,104 @@ def make_splits(
     if missing:
         raise GenolmError(f"preprocess.split: split(s) {', '.join(missing)} would be empty; adjust fractions")
     return table
+
+
+def _enough_units(
+    free: Mapping[str, int], method: str, block_size: int, gap: int, n_targets: int
+) -> list[tuple[str, int, int]]:
+    """The units of `method`, refusing too few to give every split one."""
+    units = [u for c, n in free.items() for u in _units(c, n, method, block_size, gap)]
+    if len(units) < n_targets + 1:
+        raise GenolmError(
+            f"preprocess.split: only {len(units)} {method} to split; need at least "
+            f"{n_targets + 1} (use method: blocks or a smaller block_size)"
+        )
+    return units
+
+
+def _greedy(units: list[tuple[str, int, int]], targets: dict[str, float], seed: int) -> dict[int, str]:
+    """Shuffled units to each split in turn until it reaches its target (the `contigs`/`blocks` rule)."""
+    assigned: dict[int, str] = {}
+    filled = dict.fromkeys(targets, 0)
+    for i in np.random.default_rng(seed).permutation(len(units)):
+        assigned[i] = "train"
+        for split in targets:
+            if filled[split] < targets[split]:
+                assigned[i] = split
+                filled[split] += units[i][2] - units[i][1]
+                break
+    return assigned
+
+
+def _auto_assign(
+    free: Mapping[str, int],
+    targets: dict[str, float],
+    total: int,
+    block_size: int,
+    gap: int,
+    seed: int,
+) -> tuple[list[tuple[str, int, int]], dict[int, str]]:
+    """Balanced whole contigs when there are enough and they are fair to every split, else balanced blocks."""
+    if len(free) >= AUTO_MIN_CONTIGS:
+        units = [(c, 0, n) for c, n in free.items()]
+        assigned = _balanced(units, targets, seed)
+        unfair = _unfair(units, assigned, targets, total)
+        if not unfair:
+            return units, assigned
+        LOG.info("preprocess.split auto: whole contigs give %s; using blocks instead", unfair)
+    units = _enough_units(free, "blocks", block_size, gap, len(targets))
+    assigned = _balanced(units, targets, seed)
+    unfair = _unfair(units, assigned, targets, total)
+    if unfair:
+        LOG.warning(
+            "preprocess.split auto: blocks of %d bp give %s; a smaller block_size balances better",
+            block_size,
+            unfair,
+        )
+    return units, assigned
+
+
+def _balanced(units: list[tuple[str, int, int]], targets: dict[str, float], seed: int) -> dict[int, str]:
+    """Seeded assignment keeping each split within AUTO_TOLERANCE of its target where the units allow.
+
+    Shuffled units join a split only while they keep it under (1 + tolerance) x target; a split still
+    short of (1 - tolerance) x target then takes the one unit that brings it closest. Train keeps at
+    least one unit.
+    """
+    sizes = [end - start for _, start, end in units]
+    order = [int(i) for i in np.random.default_rng(seed).permutation(len(units))]
+    assigned = dict.fromkeys(range(len(units)), "train")
+    in_train = len(units)
+    for split, target in targets.items():
+        filled = 0
+        for i in order:
+            if filled >= target * (1 - AUTO_TOLERANCE) or in_train == 1:
+                break
+            if assigned[i] == "train" and filled + sizes[i] <= target * (1 + AUTO_TOLERANCE):
+                assigned[i], filled, in_train = split, filled + sizes[i], in_train - 1
+        left = [i for i in order if assigned[i] == "train"]
+        if filled < target * (1 - AUTO_TOLERANCE) and len(left) > 1:
+            best = min(left, key=lambda i: abs(filled + sizes[i] - target))
+            if not filled or abs(filled + sizes[best] - target) < target - filled:
+                assigned[best], in_train = split, in_train - 1
+    return assigned
+
+
+def _unfair(
+    units: list[tuple[str, int, int]], assigned: dict[int, str], targets: dict[str, float], total: int
+) -> str:
+    """'' when every split holds AUTO_FAIR_SHARE of its target share of the genome, else what is off."""
+    held = dict.fromkeys(SPLITS, 0)
+    for i, (_, start, end) in enumerate(units):
+        held[assigned[i]] += end - start
+    wanted = {**targets, "train": sum(e - s for _, s, e in units) - sum(targets.values())}
+    low, high = AUTO_FAIR_SHARE
+    off = [
+        f"{split} {held[split] / total:.1%} of the genome for a target of {want / total:.1%}"
+        for split, want in wanted.items()
+        if want > 0 and not low * want <= held[split] <= high * want
+    ]
+    return "; ".join(off)
 
 
 def _fixed_contigs(contig_lengths: Mapping[str, int], lists: Mapping[str, Sequence[str]]) -> dict[str, str]:
@@ -139,13 +235,32 @@ def split_genome(
     soft_mask: str = "uppercase",
     seed: int = 42,
     split: Mapping[str, Any] | None = None,
+    source: str | None = None,
 ) -> pd.DataFrame:
     """The splits stage: one FASTA pass writes the split table, the contig table and the genome codes.
 
     `codes_out` holds every contig's base codes back to back (one byte a base, soft-masked bases + 8 when
     `soft_mask` is "drop"), so the window shards read their regions by offset instead of decompressing the
-    FASTA again. `contigs_out` lists contig, length, offset (into `codes_out`) and n_bases.
+    FASTA again. `contigs_out` lists contig, length, offset (into `codes_out`) and n_bases. Errors name
+    the genome as `source` (what the user configured) when given.
     """
+    with in_user_terms({genome: source or os.fspath(genome)}):
+        return _split_genome(
+            genome, splits_out, contigs_out, codes_out, window, stride, soft_mask, seed, split
+        )
+
+
+def _split_genome(
+    genome: str | Path,
+    splits_out: str | Path,
+    contigs_out: str | Path,
+    codes_out: str | Path,
+    window: int,
+    stride: int,
+    soft_mask: str,
+    seed: int,
+    split: Mapping[str, Any] | None,
+) -> pd.DataFrame:
     if soft_mask not in SOFT_MASK_MODES:
         raise GenolmError(
             f"preprocess.soft_mask: got {soft_mask!r}, expected one of {', '.join(SOFT_MASK_MODES)}"

@@ -271,7 +271,7 @@ def gather_windows(
     """
     shards = [Path(s) for s in shards]
     stats = [json.loads((s / "stats.json").read_text()) for s in shards]
-    keep = _dedup_masks(shards, stats) if dedup else None
+    keep = dedup_masks(shards, stats) if dedup else None
     counts = {
         s: sum(int(m.sum()) for m in keep[s]) if keep else sum(st["kept"][s] for st in stats) for s in SPLITS
     }
@@ -285,20 +285,12 @@ def gather_windows(
     out_dir = Path(out_dir)
     sizes = {}
     for split in SPLITS:
-        rows = counts[split] + (rc_added if split == "train" else 0)
+        parts = [
+            (shard / f"{split}.u8", stats[i]["kept"][split], np.flatnonzero(keep[split][i]) if keep else None)
+            for i, shard in enumerate(shards)
+        ]
         rc = reverse_complement and split == "train"
-        with atomic_path(out_dir / f"{split}.npy") as tmp, open(tmp, "wb") as out:
-            header = {"descr": "|u1", "fortran_order": False, "shape": (rows, window)}
-            np.lib.format.write_array_header_1_0(out, header)
-            for i, shard in enumerate(shards):
-                path, kept = shard / f"{split}.u8", stats[i]["kept"][split]
-                if not (keep or rc):  # rows go over as they are: a plain file copy
-                    _append_file(path, kept * window, out)
-                    continue
-                for batch in _read_rows(path, kept, window, keep[split][i] if keep else None):
-                    out.write(memoryview(np.ascontiguousarray(batch)))
-                    if rc:
-                        out.write(memoryview(np.ascontiguousarray(reverse_complement_codes(batch))))
+        rows = write_rows(out_dir / f"{split}.npy", parts, window, reverse_complement=rc)
         sizes[split] = {"windows": rows, "bases": rows * window}
     table = read_contigs(contigs)
     dropped = {
@@ -329,8 +321,19 @@ def gather_windows(
     return summary
 
 
-def _dedup_masks(shards: Sequence[Path], stats: Sequence[dict]) -> dict[str, list[np.ndarray]]:
-    """Per split, per shard: which rows survive exact-duplicate removal (see `gather_windows`)."""
+def dedup_masks(shards: Sequence[Path], stats: Sequence[dict]) -> dict[str, list[np.ndarray]]:
+    """Per split, per shard: which rows survive exact-duplicate removal (see `gather_windows`).
+
+    Args:
+        shards: shard directories (`{split}.hash.npy` each), in output order.
+        stats: each shard's `stats.json`, giving its kept rows per split.
+
+    Returns:
+        split -> one boolean mask per shard over that shard's rows.
+
+    Raises:
+        GenolmError: a hash file disagrees with its shard's row count.
+    """
     parts = [(s, i) for s in DEDUP_PRIORITY for i in range(len(shards))]
     hashes = [np.load(shards[i] / f"{s}.hash.npy") for s, i in parts]
     for (s, i), h in zip(parts, hashes, strict=True):
@@ -348,6 +351,44 @@ def _dedup_masks(shards: Sequence[Path], stats: Sequence[dict]) -> dict[str, lis
     return masks
 
 
+def write_rows(
+    path: str | Path,
+    parts: Sequence[tuple[Path, int, np.ndarray | None]],
+    window: int,
+    *,
+    reverse_complement: bool = False,
+) -> int:
+    """Stream raw shard rows into one `.npy` file, in part order; memory stays one chunk of rows.
+
+    Args:
+        path: the `.npy` file to write (atomically).
+        parts: (raw `.u8` file, rows it holds, sorted row indices to take or None for every row); an
+            index may repeat a row (sampling with replacement).
+        window: bases a row.
+        reverse_complement: follow every row by its reverse complement.
+
+    Returns:
+        Rows written.
+
+    Raises:
+        GenolmError: a raw file's size disagrees with its row count.
+    """
+    taken = sum(rows if index is None else len(index) for _, rows, index in parts)
+    total = taken * (2 if reverse_complement else 1)
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (total, window)}
+        np.lib.format.write_array_header_1_0(out, header)
+        for raw, rows, index in parts:
+            if index is None and not reverse_complement:  # rows go over as they are: a plain file copy
+                _append_file(raw, rows * window, out)
+                continue
+            for batch in _read_rows(raw, rows, window, index):
+                out.write(memoryview(np.ascontiguousarray(batch)))
+                if reverse_complement:
+                    out.write(memoryview(np.ascontiguousarray(reverse_complement_codes(batch))))
+    return total
+
+
 def _append_file(path: Path, size: int, out: BinaryIO) -> None:
     """Append the `size`-byte file `path` to `out` (streamed, bounded memory)."""
     if path.stat().st_size != size:
@@ -356,14 +397,21 @@ def _append_file(path: Path, size: int, out: BinaryIO) -> None:
         shutil.copyfileobj(src, out, 1 << 22)
 
 
-def _read_rows(path: Path, rows: int, window: int, mask: np.ndarray | None) -> Iterator[np.ndarray]:
-    """Stream a shard's raw rows in chunks, keeping only `mask` rows when given."""
+def _read_rows(path: Path, rows: int, window: int, index: np.ndarray | None) -> Iterator[np.ndarray]:
+    """Stream a shard's raw rows in chunks, taking only the (sorted) `index` rows when given."""
     if rows == 0:
         return
+    if path.stat().st_size != rows * window:
+        raise GenolmError(
+            f"{path}: {path.stat().st_size} bytes, expected {rows * window} from its stats.json"
+        )
     data = np.memmap(path, dtype=np.uint8, mode="r", shape=(rows, window))
-    for first in range(0, rows, CHUNK_WINDOWS):
+    bounds = (
+        None if index is None else np.searchsorted(index, np.arange(0, rows + CHUNK_WINDOWS, CHUNK_WINDOWS))
+    )
+    for k, first in enumerate(range(0, rows, CHUNK_WINDOWS)):
         batch = np.asarray(data[first : first + CHUNK_WINDOWS])
-        yield batch if mask is None else batch[mask[first : first + CHUNK_WINDOWS]]
+        yield batch if bounds is None else batch[index[bounds[k] : bounds[k + 1]] - first]
 
 
 def preprocess_genome(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,6 +13,30 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+#: Tiers beside `unit`: a test marked with none of them is `unit` (see pytest_collection_modifyitems).
+HEAVY_TIERS = ("workflow", "slurm", "browser")
+
+# Nothing reaches a model hub, in this process or in the snakemake runs it starts (set before any test
+# module imports transformers).
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+_RUNNING: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(items):
+    """Every test without a heavy tier marker is `unit`: `make check` (`-m unit`) runs exactly those."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in HEAVY_TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
+def pytest_runtest_setup(item):
+    _RUNNING[:] = [item]
+
+
+def _require_workflow_tier() -> None:
+    """A unit-tier test that starts snakemake is mis-marked: it would slow `make check` down unseen."""
+    if _RUNNING and not _RUNNING[0].get_closest_marker("workflow"):
+        raise AssertionError(f"{_RUNNING[0].nodeid} runs snakemake: mark it `pytest.mark.workflow`")
 
 
 def pytest_addoption(parser):
@@ -34,11 +59,11 @@ def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True,
 
     `args` (options and targets) come before `--configfile`, whose list would otherwise swallow targets.
     """
+    _require_workflow_tier()
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
@@ -52,3 +77,21 @@ def demo_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("demo")
     run_snakemake(workdir, configfiles=[REPO / "config" / "config.yaml"])
     return workdir / "results" / "demo"
+
+
+DIGESTS = REPO / "tests" / "data" / "digests"
+
+
+def changed_outputs(results: Path, name: str) -> list[str]:
+    """Recorded outputs of `tests/data/digests/<name>.sha256` whose bytes differ in `results` (or are gone).
+
+    The digests pin the numbers a config gives (metrics, predictions, scores, splits, summaries) across
+    refactors; a change that means to alter them updates the file and says why in CHANGELOG.md.
+    """
+    changed = []
+    for line in (DIGESTS / f"{name}.sha256").read_text().splitlines():
+        digest, rel = line.split(maxsplit=1)
+        path = results / rel
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            changed.append(rel)
+    return changed

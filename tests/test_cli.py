@@ -11,7 +11,7 @@ import pytest
 from tiny_models import random_dna, tiny_model_dir
 
 from genolm.cli import main
-from genolm.gene_function import FinetuneSettings, run_finetune
+from genolm.finetune import FinetuneSettings, run_finetune
 from genolm.inference import embed, load_pretrained
 
 

@@ -13,9 +13,16 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from tiny_models import random_dna, tiny_model_dir  # noqa: E402
 
-from genolm.compress import compress_model, quantize, state_bytes  # noqa: E402
+from genolm.compress import (  # noqa: E402
+    LINEAR_METHOD,
+    Int8Conv1d,
+    compress_model,
+    quantization_method,
+    quantize,
+    state_bytes,
+)
 from genolm.inference import tokenize  # noqa: E402
-from genolm.models import PRESETS, build_config, build_model  # noqa: E402
+from genolm.models import PRESETS, build_config, build_model, model_size  # noqa: E402
 from genolm.report import _interpretation  # noqa: E402
 from genolm.tokenizers import build_tokenizer  # noqa: E402
 
@@ -41,6 +48,30 @@ def test_quantized_model_is_smaller_and_agrees(model):
     assert not torch.equal(a, b)  # really quantized
     assert (a - b).abs().max() < 0.05 * (a.max() - a.min())
     assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9
+
+
+def test_quantized_convnet_keeps_int8_convolution_weights_and_agrees(model):
+    """convnet's weights are mostly Conv1d: int8 per output channel, dequantized when called."""
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer("char", model_max_length=WINDOW + 2)
+    config = build_config("convnet", model_size("tiny", "convnet"), tokenizer, WINDOW + 2, dropout=0.0)
+    fp32 = build_model(config, "convnet").eval()
+    int8 = quantize(fp32)
+    assert type(fp32.convnet.layers[0].conv) is torch.nn.Conv1d  # original untouched
+    conv = int8.convnet.layers[3].conv
+    assert isinstance(conv, Int8Conv1d) and conv.qweight.dtype == torch.int8 and conv.dilation == (8,)
+    assert state_bytes(int8) < 0.3 * state_bytes(fp32)
+    ids = tokenize(tokenizer, random_dna(np.random.default_rng(0), 8, WINDOW))["input_ids"]
+    with torch.no_grad():
+        a, b = fp32(input_ids=ids).logits, int8(input_ids=ids).logits
+    assert not torch.equal(a, b)
+    assert (a - b).abs().max() < 0.05 * (a.max() - a.min())
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9
+    assert (
+        quantization_method(fp32)
+        == LINEAR_METHOD + "; Conv1d weights int8 per output channel, dequantized at run time"
+    )
+    assert quantization_method(model[0]) == LINEAR_METHOD
 
 
 def test_compress_model_writes_comparable_measurements(tmp_path):
@@ -93,6 +124,18 @@ def test_compress_model_writes_comparable_measurements(tmp_path):
         model_dir, tmp_path / "test.npy", tmp_path / "m2.json", tmp_path / "t2.json", max_windows=24, seed=3
     )
     assert again["models"]["fp32"]["test_lm"] == fp32["test_lm"] and again["disease_risk"] == {}
+
+
+def test_compress_model_measures_a_convnet_directory(tmp_path):
+    model_dir = tiny_model_dir(tmp_path / "m", family="convnet", window=WINDOW)
+    np.save(tmp_path / "test.npy", np.random.default_rng(2).integers(0, 4, (16, WINDOW)).astype(np.uint8))
+    out = compress_model(
+        model_dir, tmp_path / "test.npy", tmp_path / "metrics.json", tmp_path / "timing.json"
+    )
+    assert out["method"].endswith("; Conv1d weights int8 per output channel, dequantized at run time")
+    fp32, int8 = out["models"]["fp32"], out["models"]["int8"]
+    assert out["size_ratio"] < 1 and out["n_windows"] == 16
+    assert int8["test_lm"]["loss"] == pytest.approx(fp32["test_lm"]["loss"], abs=0.05)
 
 
 def test_demo_run_compression(demo_run):

@@ -12,6 +12,7 @@ SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").r
 GOOD = {"run": "x", "sources": {"genome": {"simulated": "genome"}}, "simulate": {}}
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     ("config", "path", "words"),
     [
@@ -41,6 +42,7 @@ def test_bad_config_gives_one_line_naming_the_key(tmp_path, config, path, words)
     assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
 
 
+@pytest.mark.workflow
 def test_valid_config_passes(tmp_path):
     configfile = tmp_path / "good.yaml"
     configfile.write_text(yaml.safe_dump(GOOD))

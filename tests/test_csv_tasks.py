@@ -10,8 +10,8 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake
 
+from genolm.baselines.genes import run_baseline
 from genolm.errors import GenolmError
-from genolm.gene_function import run_baseline
 from genolm.labels import build_csv_gene_table
 
 

@@ -4,21 +4,18 @@ learns the teacher, everything is written in the standard layouts and reloads, a
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import REPO, run_snakemake
+from test_gene_function import _gc_table, _reloaded_matches_predictions
+from tiny_models import tiny_model_dir
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from conftest import REPO, run_snakemake  # noqa: E402
-from test_gene_function import _gc_table, _reloaded_matches_predictions  # noqa: E402
-from tiny_models import tiny_model_dir  # noqa: E402
-
-from genolm.distill import (  # noqa: E402
+from genolm.distill import (
     DistillSettings,
     agreement,
     build_student,
@@ -27,12 +24,13 @@ from genolm.distill import (  # noqa: E402
     soft_loss,
     student_config,
 )
-from genolm.errors import GenolmError  # noqa: E402
-from genolm.gene_function import FinetuneSettings, load_classifier, load_table, run_finetune  # noqa: E402
-from genolm.inference import load_pretrained  # noqa: E402
-from genolm.metrics import classification_metrics  # noqa: E402
-from genolm.models import build_config, build_model, count_parameters  # noqa: E402
-from genolm.report import _interpretation  # noqa: E402
+from genolm.errors import GenolmError
+from genolm.finetune import FinetuneSettings, load_classifier, load_table, run_finetune
+from genolm.inference import load_pretrained
+from genolm.metrics import classification_metrics
+from genolm.models import build_config, build_model, count_parameters
+from genolm.report import Run
+from genolm.report.sections import interpretation_section
 
 WINDOW = 32
 #: A random student, narrower than the teacher, so whatever it matches it learnt.
@@ -203,7 +201,7 @@ def test_task_type_mismatch_is_one_line_error(teacher, tmp_path):
 
 def test_report_shows_the_comparison(distilled):
     _, paths = distilled
-    blocks = _interpretation(paths["comparison"].parents[2])["blocks"]
+    blocks = interpretation_section(Run(paths["comparison"].parents[2]))["blocks"]
     table = next(
         b
         for b in blocks
@@ -216,6 +214,7 @@ def test_report_shows_the_comparison(distilled):
     ]
 
 
+@pytest.mark.workflow
 def test_workflow_lists_distill_jobs_when_enabled(tmp_path):
     """A config file on top of the mini demo switches distillation on (and off again)."""
     dry = {}

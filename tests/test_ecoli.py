@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from conftest import REPO, run_snakemake, shared_data
 
+pytestmark = pytest.mark.workflow
+
 ASSEMBLY = "GCF_000005845.2_ASM584v2"
 NCBI_DIR = "genomes/all/GCF/000/005/845"
 

@@ -29,14 +29,16 @@ from hypothesis import strategies as st
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from genolm.download import fetch
 from genolm.errors import GenolmError
-from genolm.gene_function import GENE_COLUMNS
-from genolm.io.annotation import read_genes
+from genolm.io.annotation import read_annotation, read_genes
 from genolm.io.contigs import reconcile_contigs
 from genolm.io.fasta import decode, iter_fasta
 from genolm.io.tables import read_table
 from genolm.io.vcf import read_genotypes, read_variants_counted
-from genolm.variants import VARIANT_COLUMNS
+from genolm.labels import build_gene_table, build_variant_table
+from genolm.names import GENE_COLUMNS, VARIANT_COLUMNS
+from genolm.splits import split_genome
 
 NASTY = Path(__file__).parent / "data" / "nasty"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -566,6 +568,12 @@ def _fa_codes(path: Path) -> dict[str, str]:
     return {name: decode(codes) for name, codes in iter_fasta(path)}
 
 
+def _counted(path: Path) -> tuple[dict, dict]:
+    """Lenient read: gene id -> CDS, and the count of each tolerated cause."""
+    genes, issues = read_annotation(path)
+    return {g.id: g.cds for g in genes}, dict(issues.counts)
+
+
 CORPUS = [
     # (file, reader, expected: dict/list on parse, or a regex the GenolmError must match)
     ("crlf_bom.fa", _fa_codes, FA),
@@ -585,10 +593,18 @@ CORPUS = [
         [("b1", 0, 9, "-")],
     ),
     ("latin1.gff3", read_genes, r"latin1.gff3:2: not UTF-8 text \(byte 0xe9\)"),
-    ("parent_missing.gff3", read_genes, r"parent_missing.gff3:3: Parent 'nope' is not defined"),
-    ("cyclic_parent.gff3", lambda p: [g.id for g in read_genes(p)], []),
+    ("parent_missing.gff3", lambda p: [(g.id, g.cds) for g in read_genes(p)], [("g1", ())]),
+    (
+        "parent_missing.gff3",
+        lambda p: read_genes(p, strict=True),
+        r"parent_missing.gff3:3: Parent 'nope' is not defined",
+    ),
+    ("regional_cut.gff3", lambda p: _counted(p), ({"g1": ()}, {"missing_parent": 2})),
+    ("regional_cut.gff3", lambda p: read_genes(p, strict=True), r"regional_cut.gff3:4: Parent 't0' is not"),
+    ("cyclic_parent.gff3", lambda p: _counted(p), ({}, {"cyclic_parent": 2, "parent_after_child": 1})),
     ("start_after_end.gff3", read_genes, r"start_after_end.gff3:2: expected 1 <= start <= end"),
-    ("no_gene_id.gtf", read_genes, r"no_gene_id.gtf:1: GTF line has no gene_id"),
+    ("no_gene_id.gtf", lambda p: _counted(p), ({}, {"no_gene_id": 1})),
+    ("no_gene_id.gtf", lambda p: read_genes(p, strict=True), r"no_gene_id.gtf:1: GTF line has no gene_id"),
     ("crlf.gtf", lambda p: [(g.id, g.cds) for g in read_genes(p)], [("g1", ((0, 6),))]),
     ("truncated.gbff", read_genes, r"truncated.gbff: malformed GenBank file"),
     ("not_annotation.txt", read_genes, r"not_annotation.txt: cannot tell the annotation format"),
@@ -608,7 +624,9 @@ CORPUS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "reader", "expected"), CORPUS, ids=[c[0] for c in CORPUS])
+@pytest.mark.parametrize(
+    ("name", "reader", "expected"), CORPUS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CORPUS)]
+)
 def test_nasty_corpus_exact_outcome(name, reader, expected):
     path = NASTY / name
     TALLY["nasty corpus"]["tried"] += 1
@@ -620,6 +638,58 @@ def test_nasty_corpus_exact_outcome(name, reader, expected):
     else:
         assert reader(path) == expected
         TALLY["nasty corpus"]["parsed"] += 1
+
+
+def test_bad_input_is_one_line_in_the_users_terms_and_leaves_no_output(tmp_path):
+    """Errors name the source as configured (not the run's copy), with the contig length, or 'directory'."""
+    splits = tmp_path / "splits.tsv"
+    splits.write_text("contig\tstart\tend\tsplit\nMT\t0\t10\ttrain\nchr1\t0\t10\ttest\n")
+    out = tmp_path / "out"
+    cases = [
+        (
+            lambda: build_variant_table(
+                NASTY / "beyond_end.vcf",
+                NASTY / "crlf_bom.fa",
+                splits,
+                out / "v.tsv",
+                out / "v.json",
+                sources={"variants": "ClinVar GRCh38 20240101"},
+            ),
+            r"^ClinVar GRCh38 20240101: MT:99999 is beyond the end of contig 'MT' \(10 bp\)",
+        ),
+        (
+            lambda: build_gene_table(
+                NASTY / "start_after_end.gff3",
+                NASTY / "crlf_bom.fa",
+                splits,
+                out / "g.tsv",
+                out / "g.json",
+                label="biotype",
+                sources={"annotation": "NCBI GCF_000005845.2 gff3"},
+            ),
+            r"^NCBI GCF_000005845.2 gff3:2: expected 1 <= start <= end",
+        ),
+        (
+            lambda: split_genome(
+                NASTY / "duplicate_ids.fa",
+                out / "s.tsv",
+                out / "c.tsv",
+                out / "g.u8",
+                window=4,
+                stride=4,
+                source="data/my genome.fa",
+            ),
+            r"^data/my genome.fa:3: duplicate contig name 'chr1'",
+        ),
+        (lambda: fetch(str(NASTY), out / "genome"), r"data/nasty: is a directory; expected a file"),
+    ]
+    for call, message in cases:
+        with pytest.raises(GenolmError, match=message) as info:
+            call()
+        named = str(info.value)
+        assert "\n" not in named and (str(NASTY / "") not in named or "is a directory" in named)
+        assert not out.exists() or not any(out.iterdir())
+    TALLY["nasty corpus"].update(tried=len(cases), refused=len(cases))
 
 
 def test_very_long_single_line_genome(tmp_path):

@@ -3,31 +3,31 @@ baselines, multi-label tasks, and saved classifiers that reload to the same pred
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 from dataclasses import replace
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import REPO
+from tiny_models import random_dna, tiny_model_dir
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from tiny_models import random_dna, tiny_model_dir  # noqa: E402
-
-from genolm.baselines import fit_logistic, linear_head, predict_proba  # noqa: E402
-from genolm.errors import GenolmError  # noqa: E402
-from genolm.gene_function import (  # noqa: E402
+from genolm.baselines import fit_logistic, linear_head, predict_proba
+from genolm.baselines.genes import run_baseline
+from genolm.errors import GenolmError
+from genolm.finetune import (
     FinetuneSettings,
     PromptedEncoder,
     adapt_encoder,
     load_classifier,
     load_table,
-    run_baseline,
     run_finetune,
 )
-from genolm.inference import load_pretrained, tokenize  # noqa: E402
-from genolm.report import build_report  # noqa: E402
+from genolm.inference import load_pretrained, tokenize
+from genolm.report import build_report
 
 
 def _gc_table(path, n_per_split=(40, 16, 20), length=90):
@@ -198,6 +198,34 @@ def test_unknown_method_is_one_line_error(setup, tmp_path):
     table, model = setup
     with pytest.raises(GenolmError, match="finetune_full"):
         run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", SETTINGS, method="finetune_qlora")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_gpus_without_a_gpu_is_one_line_error_naming_the_key(setup, tmp_path):
+    table, model = setup
+    with pytest.raises(GenolmError, match=r"gene_function\.finetune\.gpus is 1 but no CUDA GPU"):
+        run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", SETTINGS, gpus=1)
+    assert not (tmp_path / "p.tsv").exists()
+
+
+def test_patience_stops_training(setup, tmp_path):
+    """With patience 1 training stops at the first epoch that does not beat the best validation F1."""
+    table, model = setup
+    settings = replace(SETTINGS, epochs=6, patience=1, lr=1e-6)  # too small a step to keep improving
+    m = run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", settings)
+    f1 = [h["val_macro_f1"] for h in m["history"]]
+    stop = next(i for i in range(1, len(f1)) if f1[i] <= max(f1[:i]))
+    assert len(f1) == stop + 1 < 6 and m["settings"]["patience"] == 1
+
+
+def test_schema_defaults_are_the_settings_defaults():
+    """gene_function.finetune's schema defaults are FinetuneSettings' (gpus is the job's resource, not a
+    setting; seed comes from the top-level seed)."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    keys = schema["properties"]["gene_function"]["properties"]["finetune"]["properties"]
+    defaults = {k: v["default"] for k, v in keys.items() if k != "gpus"}
+    fields = {f.name: f.default for f in dataclasses.fields(FinetuneSettings) if f.name != "seed"}
+    assert defaults == fields and keys["gpus"]["default"] == 0
 
 
 def test_kmer_baseline_beats_majority_on_composition(setup, tmp_path):

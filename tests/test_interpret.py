@@ -3,36 +3,36 @@
 from __future__ import annotations
 
 import json
-import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from tiny_models import random_dna, tiny_model_dir
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from tiny_models import random_dna, tiny_model_dir  # noqa: E402
-
-from genolm import interpret  # noqa: E402
-from genolm.gene_function import Classifier, PooledClassifier, save_classifier  # noqa: E402
-from genolm.inference import chunk_batch, load_pretrained, tokenize  # noqa: E402
-from genolm.interpret import (  # noqa: E402
-    BASES,
+from genolm.finetune import Classifier, PooledClassifier, save_classifier
+from genolm.inference import chunk_batch, load_pretrained, tokenize
+from genolm.interpret import classifier as interpret
+from genolm.interpret.classifier import (
     classifier_attributions,
     classifier_ism,
     confident_correct,
+    interpret_classifier,
+    token_base_spans,
+)
+from genolm.interpret.common import BASES
+from genolm.interpret.motifs import best_alignment, probabilities, read_jaspar
+from genolm.interpret.variants import (
     forward_score,
     grad_x_input,
-    interpret_classifier,
     interpret_variants,
     ism_matrix,
     masked_embeddings,
     supports_gradients,
-    token_base_spans,
 )
-from genolm.motifs import best_alignment, probabilities, read_jaspar  # noqa: E402
-from genolm.report import _interpretation  # noqa: E402
-from genolm.variants import _masked_logprob, zero_shot_llr  # noqa: E402
+from genolm.report import Run
+from genolm.report.sections import interpretation_section
+from genolm.variants import _masked_logprob, zero_shot_llr
 
 WINDOW = 32
 FLANK = 4
@@ -180,7 +180,7 @@ def test_interpret_variants_writes_the_top_variants(char_dir, tmp_path):
 
 def _check_report_section(results, task, npz):
     """The report's heatmaps show exactly the ISM matrices (positions x bases) of the summary's variants."""
-    blocks = _interpretation(results)["blocks"]
+    blocks = interpretation_section(Run(results))["blocks"]
     start = next(i for i, b in enumerate(blocks) if b["kind"] == "h3" and b["text"].endswith(f": {task}"))
     figures = [b["fig"] for b in blocks[start:] if b["kind"] == "figure"]
     heatmaps = [t for t in figures[0].data if t.type == "heatmap"]
@@ -191,6 +191,7 @@ def _check_report_section(results, task, npz):
     assert len(figures[1].data) == len(npz["ids"])  # one gradient x input line per variant
 
 
+@pytest.mark.workflow
 def test_demo_run_interprets_the_top_zero_shot_variants(demo_run):
     for task_dir in (p for p in (demo_run / "interpret").iterdir() if (p / "summary.json").is_file()):
         summary = json.loads((task_dir / "summary.json").read_text())
@@ -424,11 +425,12 @@ def test_interpret_classifier_on_a_saved_classifier(tmp_path):
     assert pd.read_csv(out[4], sep="\t")["best_match"].isna().all()
 
 
+@pytest.mark.workflow
 def test_demo_run_explains_the_fine_tuned_classifier(demo_run):
     """Each task's most confident correct test genes (per the finetune predictions.tsv) are explained."""
     task_dirs = sorted(p.parent for p in (demo_run / "interpret" / "genes").glob("*/*/summary.json"))
     assert task_dirs
-    titles = [b["text"] for b in _interpretation(demo_run)["blocks"] if b["kind"] == "h3"]
+    titles = [b["text"] for b in interpretation_section(Run(demo_run))["blocks"] if b["kind"] == "h3"]
     for task_dir in task_dirs:
         summary = json.loads((task_dir / "summary.json").read_text())
         pred = pd.read_csv(

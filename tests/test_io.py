@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from genolm.errors import GenolmError
 from genolm.io import fasta
-from genolm.io.annotation import Gene, gene_sequence, read_genes, sniff_format
+from genolm.io.annotation import Gene, gene_sequence, read_annotation, read_genes, sniff_format
 from genolm.io.contigs import canonical_contig, reconcile_contigs
 from genolm.io.fasta import (
     contig_lengths,
@@ -276,10 +276,14 @@ GTF = (
 
 
 def test_gtf_genes_with_and_without_gene_rows(tmp_path):
+    """Without gene rows a gene spans its rows; where others have one, a gene without lost it to a cut."""
     path = write(tmp_path / "a.gtf", GTF)
     assert sniff_format(path) == "gtf"
-    g1, g2 = read_genes(path)
-    assert (g1.id, g1.name, g1.start, g1.end, g1.biotype) == ("G1", "alpha", 0, 30, "protein_coding")
+    (only,), issues = read_annotation(path)
+    # G2 lost its gene row and T2 its transcript row (as in a regional cut): their 3 rows are left out.
+    assert only.id == "G1" and only.cds == ((2, 6), (10, 15)) and issues.counts == {"missing_parent": 3}
+    g1, g2 = read_genes(write(tmp_path / "b.gtf", GTF.split("\n", 2)[2]))  # no gene or transcript rows
+    assert (g1.id, g1.name, g1.start, g1.end, g1.biotype) == ("G1", "G1", 2, 25, "protein_coding")
     assert g1.cds == ((2, 6), (10, 15))
     assert (g2.id, g2.contig, g2.start, g2.end, g2.strand, g2.biotype, g2.cds) == (
         "G2",
@@ -355,13 +359,14 @@ def test_genbank_join_ec_go_and_biotypes(tmp_path):
 def test_malformed_gff3_lines(tmp_path, line, message):
     path = write(tmp_path / "bad.gff3", f"##gff-version 3\n{line}\n")
     with pytest.raises(GenolmError, match=message):
-        read_genes(path, "gff3")
+        read_genes(path, "gff3", strict=True)
 
 
 def test_malformed_gtf_and_unknown_formats(tmp_path):
     gtf = write(tmp_path / "bad.gtf", 'c1\ts\texon\t1\t5\t.\t+\t.\ttranscript_id "T";\n')
     with pytest.raises(GenolmError, match=r"bad.gtf:1: GTF line has no gene_id"):
-        read_genes(gtf, "gtf")
+        read_genes(gtf, "gtf", strict=True)
+    assert read_annotation(gtf, "gtf")[1].counts == {"no_gene_id": 1}  # lenient: counted, left out
     with pytest.raises(GenolmError, match=r"odd.txt: cannot tell the annotation format"):
         sniff_format(write(tmp_path / "odd.txt", "hello world\n"))
     with pytest.raises(GenolmError, match=r"empty.gff: empty annotation file"):

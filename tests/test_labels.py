@@ -14,7 +14,8 @@ from genolm.consequence import ConsequenceIndex
 from genolm.errors import GenolmError
 from genolm.io.annotation import Gene
 from genolm.io.fasta import contig_lengths
-from genolm.labels import build_gene_table, build_variant_table, review_stars
+from genolm.io.user_terms import display_name
+from genolm.labels import build_gene_table, build_variant_table, review_stars, sample_warnings
 from genolm.splits import make_splits, write_splits
 from tests.conftest import REPO, run_snakemake, shared_data
 
@@ -377,3 +378,107 @@ def test_gene_labels_rule_builds_a_multilabel_task_from_the_demo(tmp_path):
     counts = table["label"].str.split(";").explode().value_counts().sort_index()
     assert summary["classes"] == {k: int(v) for k, v in counts.items()}
     assert summary["task_type"] == "multilabel" and set(summary["per_split"]) == {"train", "val", "test"}
+
+
+def test_small_test_split_is_warned_about_in_the_summary(tmp_path):
+    """12 genes: the test split holds a handful, so the summary says its metrics cannot be trusted."""
+    genome, gff, splits = _tiny_annotation(tmp_path)
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("id\tlabel\n" + "".join(f"b{i}\t{'xy'[i % 2]}\n" for i in range(12)))
+    build_gene_table(
+        gff,
+        genome,
+        splits,
+        tmp_path / "t.tsv",
+        tmp_path / "t.json",
+        label="table",
+        label_table=labels,
+        min_class_size=2,
+    )
+    summary = json.loads((tmp_path / "t.json").read_text())
+    test = summary["per_split"]["test"]
+    assert summary["annotation_issues"] == {}
+    assert summary["warnings"] == [
+        f"the test split has only {sum(test.values())} rows (fewer than 30): "
+        "its metrics are too uncertain to rank methods",
+        f"2 of 2 classes have fewer than 5 test rows: x ({test.get('x', 0)}), y ({test.get('y', 0)}); "
+        "their per-class metrics mean little",
+    ]
+
+
+def test_sample_warnings_thresholds():
+    assert sample_warnings({"a": 100, "b": 100}, {"a": 20, "b": 10}) == []
+    assert sample_warnings({"a": 100, "b": 100}, {"a": 30, "b": 4}) == [
+        "1 of 2 classes have fewer than 5 test rows: b (4); their per-class metrics mean little"
+    ]
+    (only,) = sample_warnings({"a": 9, "b": 9}, {"a": 14, "b": 15}, test_rows=20)
+    assert only.startswith("the test split has only 20 rows")
+
+
+def test_gene_past_its_contig_end_is_dropped_and_warned_or_refused_when_strict(tmp_path):
+    genome, gff, splits = _tiny_annotation(tmp_path)
+    genome.write_text(">c1\n" + "ACGT" * 2000 + "\n")  # 8 kb: b9..b11 (8200-8499, ...) run past the end
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("id\tlabel\n" + "".join(f"b{i}\t{'xy'[i % 2]}\n" for i in range(12)))
+    kwargs = {
+        "label": "table",
+        "label_table": labels,
+        "min_class_size": 1,
+        "sources": {"annotation": "a.gff3"},
+    }
+    build_gene_table(gff, genome, splits, tmp_path / "t.tsv", tmp_path / "t.json", **kwargs)
+    summary = json.loads((tmp_path / "t.json").read_text())
+    assert summary["dropped"]["beyond_contig_end"] == 3
+    assert "a.gff3: 3 genes run past their contig's end" in summary["warnings"][0]
+    with pytest.raises(
+        GenolmError, match=r"^a.gff3: gene b9 ends at 8499, beyond the end of contig 'c1' \(8000 bp\)"
+    ):
+        build_gene_table(gff, genome, splits, tmp_path / "u.tsv", tmp_path / "u.json", strict=True, **kwargs)
+    assert not (tmp_path / "u.tsv").exists()
+
+
+def test_a_contig_forced_onto_the_only_one_is_a_summary_warning(tmp_path):
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chrZ\n" + "ACGT" * 3000 + "\n")
+    splits = tmp_path / "splits.tsv"
+    write_splits(make_splits(contig_lengths(genome), method="blocks", block_size=3000, gap=0, seed=1), splits)
+    vcf = tmp_path / "v.vcf"
+    positions = range(200, 12000, 150)
+    rows = "".join(
+        f"other\t{p}\tv{p}\t{'ACGT'[(p - 1) % 4]}\t{'CGTA'[(p - 1) % 4]}\t.\t.\t"
+        f"CLNSIG={'Benign' if i % 2 else 'Pathogenic'}\n"
+        for i, p in enumerate(positions)
+    )
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + rows)
+    build_variant_table(
+        vcf,
+        genome,
+        splits,
+        tmp_path / "v.tsv",
+        tmp_path / "v.json",
+        window=32,
+        sources={"variants": "my.vcf"},
+    )
+    summary = json.loads((tmp_path / "v.json").read_text())
+    assert (
+        summary["warnings"][0]
+        == "my.vcf: contig 'other' is not in the genome; read as its only contig 'chrZ'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [
+        ({"path": "data/my.gff3", "md5": "0" * 32}, "data/my.gff3"),
+        ({"url": "https://example.org/x.vcf.gz"}, "https://example.org/x.vcf.gz"),
+        ({"ncbi": "GCF_000005845.2", "file": "gff3"}, "NCBI GCF_000005845.2 gff3"),
+        (
+            {"ensembl": {"species": "homo_sapiens", "release": 112, "assembly": "GRCh38"}, "file": "gtf"},
+            "Ensembl homo_sapiens release 112 GRCh38 gtf",
+        ),
+        ({"clinvar": {"release": "20240101"}}, "ClinVar GRCh38 20240101"),
+        ({"simulated": "annotation"}, "simulated annotation"),
+    ],
+)
+def test_sources_are_named_as_configured(spec, name):
+    assert display_name(spec) == name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from conftest import REPO, SNAKEMAKE, run_snakemake
 
 BIN = SNAKEMAKE.parent
@@ -14,6 +15,7 @@ def _run(*cmd: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.workflow
 def test_snakemake_lint_is_clean(tmp_path):
     proc = run_snakemake(tmp_path, "--lint", configfiles=[REPO / ".test" / "config.yaml"], check=False)
     lines = (proc.stdout + proc.stderr).splitlines()

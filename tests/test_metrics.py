@@ -14,6 +14,7 @@ from genolm.metrics import (
     metric_functions,
     multilabel_metric_functions,
     multilabel_metrics,
+    paired_difference,
     seed_summary,
 )
 
@@ -122,3 +123,27 @@ def test_multilabel_metrics_values_per_label_and_cis():
     assert out["sd"]["hamming_loss"] == pytest.approx(
         np.std([r["metrics"]["hamming_loss"]["value"] for r in runs], ddof=1)
     )
+
+
+def test_paired_difference_by_value_and_direction():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    good = np.column_stack([1 - y, y]) * 0.8 + 0.1  # right on every row
+    noisy = good.copy()
+    flip = rng.random(400) < 0.3  # wrong on ~30% of rows
+    noisy[flip] = noisy[flip][:, ::-1]
+    diff = paired_difference(y, good, noisy, "accuracy", seed=0)
+    assert diff["value"] == pytest.approx(flip.mean())
+    assert 0 < diff["ci_low"] < diff["value"] < diff["ci_high"] and diff["p_a_better"] == 1.0
+    back = paired_difference(y, noisy, good, "accuracy", seed=0)
+    assert back["value"] == pytest.approx(-diff["value"]) and back["p_a_better"] == 0.0
+    same = paired_difference(y, noisy, noisy, "mcc", seed=0)
+    assert same["value"] == same["ci_low"] == same["ci_high"] == 0.0
+
+
+def test_paired_difference_multilabel():
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 25)
+    perfect = y * 0.9 + 0.05
+    empty = np.full(y.shape, 0.1)
+    diff = paired_difference(y, perfect, empty, "macro_f1", multilabel=True, seed=0)
+    assert diff["value"] == pytest.approx(1.0) and diff["ci_low"] > 0.9

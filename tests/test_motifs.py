@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from genolm.errors import GenolmError
-from genolm.motifs import (
+from genolm.interpret.motifs import (
     BASES,
     Motif,
     best_alignment,

@@ -13,7 +13,13 @@ import pytest
 
 from genolm.errors import GenolmError
 from genolm.metrics import classification_metrics
-from genolm.report import build_report, compare_runs
+from genolm.report import SECTIONS as BUILDERS
+from genolm.report import Run, build_report, compare_runs
+from genolm.report.figures import stacked_heatmaps
+from genolm.report.sections import gene_function_section, interpretation_section
+from genolm.report.sections.overview import verdict
+
+pytestmark = pytest.mark.unit
 
 SECTIONS = ("overview", "data", "pretraining", "gene_function", "disease_risk", "provenance")
 
@@ -402,3 +408,63 @@ def test_cli_compare_error_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "genolm: error: compare: need at least two run directories, got 1"
     assert not (tmp_path / "c.html").exists()
+
+
+def test_sections_appear_in_the_order_of_the_builder_list(tmp_path):
+    html = render(tmp_path)
+    built = [build(Run(tmp_path / "results"))["id"] for build in BUILDERS]
+    assert built == [
+        "overview",
+        "data",
+        "pretraining",
+        "gene_function",
+        "disease_risk",
+        "interpretation",
+        "provenance",
+    ]
+    assert re.findall(r'<section id="([^"]+)">', html) == built
+
+
+def test_family_section_lists_every_method_of_each_task(tmp_path):
+    section = gene_function_section(Run(make_results(tmp_path / "results", disease=False)))
+    assert section["links"] == [{"text": "function_class", "href": "gene_function-function_class"}]
+    metrics = next(b for b in section["blocks"] if b["kind"] == "table" and b["columns"][0] == "Method")
+    assert [row[:3] for row in metrics["rows"]] == [
+        ["finetune_full", "200", "80"],
+        ["kmer_lr", "200", "80"],
+        ["majority", "200", "80"],
+    ]
+
+
+def test_interpretation_section_says_not_run_without_its_outputs(tmp_path):
+    section = interpretation_section(Run(make_results(tmp_path / "results")))
+    assert [b["kind"] for b in section["blocks"]] == ["note"]
+    assert section["blocks"][0]["text"].startswith("Not run")
+
+
+def test_verdict_needs_disjoint_intervals():
+    model = {"value": 0.8, "ci_low": 0.75, "ci_high": 0.85}
+    assert verdict(model, {"value": 0.6, "ci_low": 0.55, "ci_high": 0.7}) == "model better"
+    assert verdict(model, {"value": 0.9, "ci_low": 0.86, "ci_high": 0.95}) == "baseline better"
+    assert verdict(model, {"value": 0.7, "ci_low": 0.6, "ci_high": 0.76}) == "CIs overlap"
+    assert verdict(model, {"value": 0.7}) == "no CI"
+    assert verdict(None, model) == "–"
+
+
+def test_stacked_heatmaps_share_one_centred_colour_scale():
+    grids = [
+        pd.DataFrame([[1.0, -2.0], [0.5, 0.0]], index=["A", "C"], columns=[-1, 1]),
+        pd.DataFrame([[3.0, 4.0, 5.0]], index=["G"], columns=[0, 1, 2]),
+    ]
+    fig = stacked_heatmaps(
+        grids, ["one", "two"], row_height=100, x_title="pos", colour_title="score", hover_format=".2f"
+    )
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert {t.coloraxis for t in fig.data} == {"coloraxis"}
+    assert [t.z.tolist() for t in fig.data] == [[[1.0, -2.0], [0.5, 0.0]], [[3.0, 4.0, 5.0]]]
+    assert list(fig.data[1].x) == [0, 1, 2] and list(fig.data[1].y) == ["G"]
+    assert fig.data[0].hovertemplate == "pos %{x}, %{y}: %{z:.2f}<extra></extra>"
+    assert fig.layout.coloraxis.cmid == 0 and fig.layout.coloraxis.colorbar.title.text == "score"
+    assert fig.layout.height == 280
+    assert fig.layout.xaxis2.title.text == "pos" and not fig.layout.xaxis.title.text
+    assert [a.text for a in fig.layout.annotations] == ["one", "two"]

@@ -21,6 +21,8 @@ from test_report import make_results
 
 from genolm.cli import main as genolm_main
 
+pytestmark = [pytest.mark.browser, pytest.mark.workflow]
+
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright

@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 import pytest
-from conftest import REPO, run_snakemake
+from conftest import REPO, changed_outputs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -40,6 +40,10 @@ def test_results_are_byte_identical(two_runs):
     assert any(p.name == "predictions.tsv" for p in files) and any(p.name == "scores.tsv" for p in files)
     differ = [str(p) for p in files if (first / p).read_bytes() != (second / p).read_bytes()]
     assert not differ, f"differ between two identical runs: {differ}"
+
+
+def test_results_match_the_recorded_digests(two_runs):
+    assert not changed_outputs(two_runs[0] / "results" / "mini", "mini")
 
 
 def test_pretrain_log_identical_except_timing(two_runs):

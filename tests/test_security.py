@@ -23,7 +23,7 @@ from tiny_models import tiny_model_dir
 from genolm.download import fetch
 from genolm.errors import GenolmError
 from genolm.models import load_model
-from genolm.train import load_checkpoint, save_checkpoint
+from genolm.pretrain.checkpoint import load_checkpoint, save_checkpoint
 
 SOURCES = [p for p in (REPO / "genolm").rglob("*.py")] + sorted((REPO / "workflow" / "scripts").glob("*.py"))
 

@@ -200,3 +200,28 @@ def test_empty_fasta_is_one_error_and_writes_nothing(tmp_path):
     with pytest.raises(GenolmError, match="empty file"):
         run_split_genome(tmp_path, tmp_path / "empty.fa", window=100, stride=100)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def _shares(table: pd.DataFrame) -> dict[str, float]:
+    length = table["end"] - table["start"]
+    return {s: float(length[table["split"] == s].sum() / length.sum()) for s in SPLITS}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auto_balances_bases_across_splits_of_unequal_contigs(seed):
+    """Five 1 % slices of different size: each split gets close to its share, not a tail block."""
+    lengths = {"2L": 235_000, "2R": 252_000, "3L": 281_000, "4": 13_000, "X": 235_000}
+    shares = _shares(make_splits(lengths, seed=seed))
+    assert 0.075 <= shares["test"] <= 0.125 and 0.075 <= shares["val"] <= 0.125
+
+
+def test_auto_uses_whole_contigs_when_they_are_fair_and_blocks_when_not():
+    fair = {f"c{i}": 100_000 for i in range(20)}
+    table = make_splits(fair, seed=2)
+    assert len(table) == 20 and (table["start"] == 0).all()  # whole contigs
+    assert _shares(table)["test"] == _shares(table)["val"] == 0.1
+    # One contig holds 91 %: no set of whole contigs gives train, val and test a fair share.
+    skewed = {"big": 10_000_000} | {f"s{i}": 100_000 for i in range(10)}
+    table = make_splits(skewed, seed=2)
+    assert (table["contig"] == "big").sum() > 1  # cut into blocks
+    assert 0.075 <= _shares(table)["test"] <= 0.125

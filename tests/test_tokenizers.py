@@ -1,18 +1,14 @@
-import os
+"""Tokenizers: char, k-mer, overlapping k-mer and BPE, saved and reloaded in Hugging Face format."""
 
-os.environ.setdefault(
-    "HF_HUB_OFFLINE", "1"
-)  # before transformers is imported: loading must never need the hub
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from transformers import AutoTokenizer
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra.numpy import arrays  # noqa: E402
-from transformers import AutoTokenizer  # noqa: E402
-
-from genolm.errors import GenolmError  # noqa: E402
-from genolm.tokenizers import (  # noqa: E402
+from genolm.errors import GenolmError
+from genolm.tokenizers import (
     BASES,
     SPECIAL_TOKENS,
     build_tokenizer,

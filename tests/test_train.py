@@ -1,14 +1,18 @@
-"""The pretraining loop: masking, batch splitting, DDP, exact resume, the NaN guard, stopping rules."""
+"""Pretraining: masking, batch splitting, DDP, exact resume, the NaN guard, stopping rules, devices."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
+import runpy
 import signal
 import sys
 from dataclasses import replace
+from graphlib import TopologicalSorter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,26 +20,30 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-import genolm.train as train_mod
+import genolm.logs
+import genolm.pretrain.batches as batches_mod
+import genolm.pretrain.loop as loop_mod
 from genolm.errors import GenolmError
 from genolm.inference import load_pretrained
 from genolm.models import build_config, build_model, model_size
-from genolm.tokenizers import build_tokenizer, save_tokenizer
-from genolm.train import (
+from genolm.pretrain import PretrainSettings, train
+from genolm.pretrain.batches import (
     PAIR_KEPT,
     PAIR_REPLACED,
-    PretrainSettings,
+    mask_span,
     mask_tokens,
     max_tokens,
     pair_sample,
-    pretrain,
-    recorded_settings,
-    reverse_complement,
-    run_fingerprint,
     shard_chunks,
     tokenize_pairs,
 )
-from genolm.train_ddp import torchrun_argv
+from genolm.pretrain.checkpoint import run_fingerprint
+from genolm.pretrain.ddp import read_spec, torchrun_argv, write_spec
+from genolm.pretrain.loss import LMLoss
+from genolm.pretrain.runtime import resolve_runtime
+from genolm.pretrain.settings import RunPaths, recorded_settings
+from genolm.sequence import reverse_complement_codes
+from genolm.tokenizers import build_tokenizer, save_tokenizer
 from tests.conftest import REPO, run_snakemake
 
 BASE = PretrainSettings(
@@ -60,7 +68,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def _run(data: Path, out: Path, settings: PretrainSettings) -> dict:
-    return pretrain(
+    return train(
         data / "windows",
         data / "tokenizer",
         out / "model",
@@ -107,7 +115,7 @@ def test_overlapping_kmers_are_masked_in_spans_of_k():
     tokenizer = build_tokenizer("kmer_overlap", k=k)
     ids = torch.randint(5, len(tokenizer), (32, 300))
     ids[:, 0], ids[:, -1] = tokenizer.cls_token_id, tokenizer.sep_token_id
-    span = train_mod.mask_span(tokenizer)
+    span = mask_span(tokenizer)
     _, selected = mask_tokens(ids, tokenizer, 0.15, torch.Generator().manual_seed(1), span=span)
     assert span == k
     assert 0.11 < selected.float().mean() < 0.17
@@ -150,7 +158,73 @@ def test_torchrun_command_line():
     argv = torchrun_argv("spec.json", 4)
     assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert "--standalone" in argv and "--nproc_per_node=4" in argv
-    assert argv[-3:] == ["-m", "genolm.train_ddp", "spec.json"]
+    assert argv[-3:] == ["-m", "genolm.pretrain.worker", "spec.json"]
+
+
+def test_the_run_crosses_the_process_boundary_typed(tmp_path):
+    paths = RunPaths(*(str(tmp_path / n) for n in ("w", "t", "m", "l.csv", "m.json", "c")))
+    settings = replace(BASE, pair_objective="strand", micro_batch_size=2, max_minutes=1.5)
+    write_spec(tmp_path / "spec.json", paths, settings)
+    assert read_spec(tmp_path / "spec.json") == (paths, settings)
+
+
+def _pretrain_imports(path: Path) -> set[str]:
+    """genolm.pretrain modules that `path` imports anywhere (function-level imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n.rsplit(".", 1)[-1] for n in names if n.startswith("genolm.pretrain.")}
+
+
+def test_pretrain_modules_have_no_import_cycle():
+    graph = {p.stem: _pretrain_imports(p) for p in (REPO / "genolm" / "pretrain").glob("*.py")}
+    graph.pop("__init__")
+    order = list(TopologicalSorter(graph).static_order())  # CycleError on a cycle
+    assert order.index("settings") < order.index("loop") < order.index("run")
+    assert "ddp" not in graph["loop"] and not graph["ddp"] & {"loop", "run", "worker"}
+
+
+def test_gpus_resolve_a_cuda_device_through_the_cuda_branch(monkeypatch):
+    """Without a GPU: torch is told CUDA is there, and the runtime takes the CUDA branch."""
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    rt = resolve_runtime(replace(BASE, gpus=1))
+    assert rt.device == torch.device("cuda", 0) and chosen == [torch.device("cuda", 0)]
+    assert rt.autocast is torch.bfloat16 and (rt.rank, rt.world) == (0, 1)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_runtime(replace(BASE, gpus=1)).autocast is None  # pre-Ampere: full precision
+    cpu = resolve_runtime(BASE)
+    assert cpu.device == torch.device("cpu") and cpu.autocast is None and len(chosen) == 2
+
+
+def test_pretrain_script_takes_threads_and_gpus_from_the_job(monkeypatch):
+    """`--set-threads` and a profile's `set-resources: gpu` reach the settings, not the config's values."""
+    calls = []
+    monkeypatch.setattr(genolm.logs, "run_step", lambda func, log, **kwargs: calls.append((func, kwargs)))
+    job = SimpleNamespace(
+        params=SimpleNamespace(
+            model={"family": "bert", "preset": "tiny"},
+            pretrain={"max_steps": 5, "threads": 2, "gpus": 0, "mem_mb": 4000, "runtime": 240},
+            seed=7,
+            checkpoints="checkpoints/pretrain",
+        ),
+        threads=3,
+        resources=SimpleNamespace(gpu=1, mem_mb=4000, runtime=240),
+        input=SimpleNamespace(windows=["w/train.npy", "w/val.npy"], tokenizer="tokenizer"),
+        output=SimpleNamespace(model="model", log_csv="log.csv", metrics="metrics.json"),
+        log=["pretrain.log"],
+    )
+    runpy.run_path(str(REPO / "workflow" / "scripts" / "pretrain.py"), init_globals={"snakemake": job})
+    (func, kwargs), *rest = calls
+    assert func is train and not rest and kwargs["windows_dir"] == Path("w")
+    assert kwargs["settings"] == PretrainSettings(
+        family="bert", preset="tiny", max_steps=5, threads=3, gpus=1, seed=7
+    )
 
 
 class _Killed(BaseException):
@@ -159,35 +233,35 @@ class _Killed(BaseException):
 
 def _killed_after_checkpoint(monkeypatch, data: Path, out: Path, settings: PretrainSettings, at_step: int):
     """Train until the checkpoint of `at_step` is on disk, then die as a SIGKILLed job would."""
-    real_save = train_mod.save_checkpoint
+    real_save = loop_mod.save_checkpoint
 
     def save_then_die(path, model, optimizer, step, history, fingerprint):
         real_save(path, model, optimizer, step, history, fingerprint)
         if step == at_step:
             raise _Killed
 
-    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(loop_mod, "save_checkpoint", save_then_die)
     with pytest.raises(_Killed):
         _run(data, out, settings)
-    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    monkeypatch.setattr(loop_mod, "save_checkpoint", real_save)
 
 
 def test_resume_after_sigterm_or_kill_is_exact(data, tmp_path, monkeypatch):
     full = _run(data, tmp_path / "full", BASE)
 
-    real_indices = train_mod.batch_indices
+    real_indices = batches_mod.batch_indices
 
     def sigterm_at_step_4(step, *args):
         if step == 4:
             os.kill(os.getpid(), signal.SIGTERM)
         return real_indices(step, *args)
 
-    monkeypatch.setattr(train_mod, "batch_indices", sigterm_at_step_4)
+    monkeypatch.setattr(batches_mod, "batch_indices", sigterm_at_step_4)
     with pytest.raises(GenolmError, match="stopped by SIGTERM at step 5"):
         _run(data, tmp_path / "term", BASE)
     assert not (tmp_path / "term" / "model").exists()
     assert json.loads((tmp_path / "term/checkpoints/latest/state.json").read_text())["step"] == 5
-    monkeypatch.setattr(train_mod, "batch_indices", real_indices)
+    monkeypatch.setattr(batches_mod, "batch_indices", real_indices)
 
     _killed_after_checkpoint(monkeypatch, data, tmp_path / "kill", BASE, at_step=6)
 
@@ -210,7 +284,7 @@ def test_checkpoint_of_other_settings_is_not_resumed(data, tmp_path, monkeypatch
 
 
 def test_nan_loss_names_the_step_and_exports_nothing(data, tmp_path, monkeypatch):
-    real_forward = train_mod.LMLoss.forward
+    real_forward = LMLoss.forward
     calls = []
 
     def nan_on_third_step(self, *args):
@@ -218,7 +292,7 @@ def test_nan_loss_names_the_step_and_exports_nothing(data, tmp_path, monkeypatch
         calls.append(1)
         return (loss * float("nan") if len(calls) == 3 else loss), correct
 
-    monkeypatch.setattr(train_mod.LMLoss, "forward", nan_on_third_step)
+    monkeypatch.setattr(LMLoss, "forward", nan_on_third_step)
     with pytest.raises(GenolmError, match=r"loss is nan at step 3; lower pretrain.lr"):
         _run(data, tmp_path, BASE)
     assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.json").exists()
@@ -236,7 +310,7 @@ def test_patience_stops_and_exports_the_best_validation(data, tmp_path, monkeypa
     def fake_evaluate(*args, **kwargs):
         return {"loss": next(scripted), "perplexity": 1.0, "accuracy": 0.5}
 
-    monkeypatch.setattr(train_mod, "evaluate", fake_evaluate)
+    monkeypatch.setattr(loop_mod, "evaluate", fake_evaluate)
     metrics = _run(data, tmp_path, replace(BASE, max_steps=50, eval_every=2, patience=2))
     assert metrics["stop_reason"] == "patience"
     assert metrics["steps"] == 8 and metrics["exported_step"] == 4 and metrics["val"]["loss"] == 1.0
@@ -295,11 +369,6 @@ def _pair_windows(n: int = 12, width: int = 9) -> np.ndarray:
     return np.random.default_rng(5).integers(0, 5, (n, width), dtype=np.uint8)
 
 
-def test_reverse_complement_by_value():
-    codes = np.array([[0, 1, 2, 3, 4], [0, 0, 1, 4, 2]], dtype=np.uint8)  # ACGTN, AACNG
-    assert reverse_complement(codes).tolist() == [[4, 0, 1, 2, 3], [1, 4, 2, 3, 3]]  # NACGT, CNGTT
-
-
 def test_pair_sample_strand_halves_labels_and_determinism():
     windows = _pair_windows()
     rows = np.array([0, 2, 3, 5, 7, 8, 11])
@@ -309,7 +378,7 @@ def test_pair_sample_strand_halves_labels_and_determinism():
     assert (labels == PAIR_REPLACED).sum() == 3 and set(labels.tolist()) == {PAIR_KEPT, PAIR_REPLACED}
     kept = labels == PAIR_KEPT
     assert np.array_equal(second[kept], windows[rows[kept], 4:8])
-    assert np.array_equal(second[~kept], reverse_complement(windows[rows[~kept], 4:8]))
+    assert np.array_equal(second[~kept], reverse_complement_codes(windows[rows[~kept], 4:8]))
     again = pair_sample(windows, rows, "strand", np.random.default_rng(1))
     assert all(np.array_equal(a, b) for a, b in zip(again, (first, second, labels), strict=True))
     draws = {tuple(pair_sample(windows, rows, "strand", np.random.default_rng(s))[2]) for s in range(8)}

@@ -279,6 +279,7 @@ def sharded_run(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.workflow
 def test_workflow_runs_shards_as_jobs_and_gathers_the_plain_result(sharded_run, tmp_path):
     results = sharded_run / "results" / "mini"
     summary = json.loads((results / "preprocess" / "summary.json").read_text())

@@ -8,9 +8,12 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
-from conftest import REPO, run_snakemake
+from conftest import REPO, changed_outputs, run_snakemake
 from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+pytestmark = pytest.mark.workflow
 
 STAGES = [
     "simulate",
@@ -116,6 +119,10 @@ def test_report_names_every_stage(demo_run):
     # Nothing is loaded from outside; plotly.js itself (inlined once) mentions plotly.com in its code.
     page = re.sub(r'<script id="plotly-js">.*?</script>', "", html, count=1, flags=re.S)
     assert 'src="http' not in page and 'href="http' not in page and "<script src" not in page
+
+
+def test_demo_results_match_the_recorded_digests(demo_run):
+    assert not changed_outputs(demo_run, "demo")
 
 
 def test_second_run_has_nothing_to_do(demo_run):

@@ -26,7 +26,9 @@ os.environ.update(
 )
 
 sys.path.insert(0, workflow.basedir)
-from genolm import names  # noqa: E402 - torch-free: the one source of method and split names
+from genolm import (
+    names,
+)  # noqa: E402 - torch-free: the one source of method and split names
 
 RESULTS = f"results/{config['run']}"
 ENVS = Path(workflow.basedir) / "envs"
@@ -34,12 +36,17 @@ SCHEMA_DOC = yaml.safe_load(SCHEMA.read_text())
 
 
 def task_config(family, task):
-    """A task's settings with the schema's per-task defaults filled in."""
+    """A task's settings with the schema's per-task defaults filled in.
+
+    A disease-risk task's cohort is left out: only the prioritise rules read it (task_cohort).
+    """
     properties = SCHEMA_DOC["properties"][family]["properties"]["tasks"][
         "additionalProperties"
     ]["properties"]
     defaults = {k: v["default"] for k, v in properties.items() if "default" in v}
-    return {**defaults, **config[family]["tasks"][task]}
+    settings = {**defaults, **config[family]["tasks"][task]}
+    settings.pop("cohort", None)
+    return settings
 
 
 GENE_TASKS = list(config["gene_function"]["tasks"])
@@ -107,7 +114,7 @@ def variant_annotation(wildcards):
 
 
 def extra_targets():
-    """Optional analyses enabled in config: interpretation of variants and classifiers, int8 compression."""
+    """Optional analyses enabled in config (interpretation, int8 compression) and gene prioritisation."""
     targets = []
     if config["interpret"]["enabled"]:
         targets += expand(
@@ -123,6 +130,12 @@ def extra_targets():
                 name=["attributions.tsv", "ism.tsv", "seqlets.tsv"]
                 + ["motifs.jaspar", "motifs.tsv", "summary.json"],
             )
+    if "annotation" in config["sources"]:
+        targets += expand(
+            f"{RESULTS}/prioritise/{{task}}/{{name}}",
+            task=VARIANT_TASKS,
+            name=["genes.tsv", "metrics.json"],
+        )
     if config["compress"]["enabled"]:
         targets += [
             f"{RESULTS}/compress/metrics.json",

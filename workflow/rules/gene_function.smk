@@ -27,8 +27,14 @@ rule finetune:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=config["gene_function"]["finetune"]["gpus"],
     params:
-        settings=config["gene_function"]["finetune"],
+        # The job's threads and gpu resource carry those two settings (so --set-threads and profiles reach them).
+        settings={
+            k: v
+            for k, v in config["gene_function"]["finetune"].items()
+            if k not in ("threads", "gpus")
+        },
         seeds=config["gene_function"]["seeds"],
         seed=config["seed"],
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],

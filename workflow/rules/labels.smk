@@ -41,6 +41,13 @@ rule gene_labels:
         runtime=30,
     params:
         task=lambda wildcards: task_config("gene_function", wildcards.task),
+        strict=config["annotation"]["strict"],
+        # The sources as configured, so errors and summaries name what the user wrote.
+        sources={
+            key: config["sources"][key]
+            for key in ("annotation", "genome")
+            if key in config["sources"]
+        },
     script:
         "../scripts/gene_labels.py"
 
@@ -96,5 +103,11 @@ rule variant_labels:
         runtime=30,
     params:
         task=lambda wildcards: task_config("disease_risk", wildcards.task),
+        strict=config["annotation"]["strict"],
+        sources={
+            key: config["sources"][key]
+            for key in ("variants", "genome", "annotation")
+            if key in config["sources"]
+        },
     script:
         "../scripts/variant_labels.py"

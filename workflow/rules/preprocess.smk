@@ -34,6 +34,8 @@ rule splits:
         window=PREPROCESS["window"],
         stride=PREPROCESS["stride"],
         soft_mask=PREPROCESS["soft_mask"],
+        # The genome as configured, so FASTA errors name what the user wrote.
+        source=config["sources"]["genome"],
     script:
         "../scripts/splits.py"
 
@@ -94,41 +96,190 @@ rule windows_shard:
         "../scripts/windows_shard.py"
 
 
-rule windows:
-    """Join the shards into the train/val/test window arrays (deduplicated, train reverse-complemented on request)."""
-    input:
-        # Every shard directory of the plan, known once the shard_plan checkpoint has run.
-        shards=lambda wildcards: expand(
-            f"{RESULTS}/preprocess/shards/{{shard:04d}}",
-            shard=shard_ids(checkpoints.shard_plan.get().output[0]),
-        ),
-        contigs=f"{RESULTS}/preprocess/contigs.tsv",
-    output:
-        windows=expand(
-            f"{RESULTS}/preprocess/windows/{{split}}.npy",
-            split=["train", "val", "test"],
-        ),
-        summary=f"{RESULTS}/preprocess/summary.json",
-    log:
-        f"{RESULTS}/logs/windows.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/windows.tsv"
-    conda:
-        ENVS / "preprocess.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    params:
-        window=PREPROCESS["window"],
-        stride=PREPROCESS["stride"],
-        max_n_fraction=PREPROCESS["max_n_fraction"],
-        soft_mask=PREPROCESS["soft_mask"],
-        max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
-        dedup=PREPROCESS["dedup"],
-        reverse_complement=PREPROCESS["reverse_complement"],
-    script:
-        "../scripts/windows.py"
+if CORPUS:
+    CORPUS_SETTINGS = PREPROCESS["corpus"]
+    CORPUS_DIR = f"{RESULTS}/preprocess/corpus"
+
+    def corpus_plan_input(wildcards):
+        """The genome and its provenance; the task genome's split table when the entry is the task genome."""
+        data = f"{RESULTS}/data/corpus/{wildcards.genome}"
+        inputs = {"genome": data, "provenance": f"{data}.provenance.json"}
+        if CORPUS[wildcards.genome]["task_alias"]:
+            inputs["task_splits"] = f"{RESULTS}/preprocess/splits.tsv"
+        return inputs
+
+    rule corpus_plan:
+        """One corpus genome: its codes, contig and split tables, and its shard plan.
+
+        Split as the task genome when it has the task genome's source, whole when held out or a FASTA of
+        sequences, else within the genome as preprocess.split says."""
+        input:
+            unpack(corpus_plan_input),
+        output:
+            splits=f"{CORPUS_DIR}/{{genome}}/splits.tsv",
+            contigs=f"{CORPUS_DIR}/{{genome}}/contigs.tsv",
+            codes=temp(f"{CORPUS_DIR}/{{genome}}/genome.u8"),
+            shards=f"{CORPUS_DIR}/{{genome}}/shards.tsv",
+            record=f"{CORPUS_DIR}/{{genome}}/genome.json",
+        log:
+            f"{RESULTS}/logs/corpus_plan/{{genome}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/corpus_plan/{{genome}}.tsv"
+        wildcard_constraints:
+            genome=corpus_lib.GENOME_NAME,
+        conda:
+            ENVS / "preprocess.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        params:
+            entry=lambda wildcards: CORPUS[wildcards.genome],
+            listed=[s for s in ("val", "test") if CORPUS_SETTINGS[f"{s}_genomes"]],
+            seed=config["seed"],
+            split=PREPROCESS["split"],
+            window=PREPROCESS["window"],
+            stride=PREPROCESS["stride"],
+            shard_size=PREPROCESS["shard_size"],
+            soft_mask=PREPROCESS["soft_mask"],
+        script:
+            "../scripts/corpus_plan.py"
+
+    checkpoint corpus_shards:
+        """Every (genome, shard) window job of the corpus: one checkpoint for the whole corpus, as each
+        finished checkpoint makes Snakemake re-plan the whole DAG."""
+        input:
+            [f"{CORPUS_DIR}/{name}/shards.tsv" for name in CORPUS],
+        output:
+            f"{CORPUS_DIR}/shards.tsv",
+        log:
+            f"{RESULTS}/logs/corpus_shards.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/corpus_shards.tsv"
+        conda:
+            ENVS / "preprocess.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            names=list(CORPUS),
+        script:
+            "../scripts/corpus_shards.py"
+
+    rule corpus_windows_shard:
+        """Cut one shard of one corpus genome (as windows_shard does for the task genome)."""
+        input:
+            codes=f"{CORPUS_DIR}/{{genome}}/genome.u8",
+            contigs=f"{CORPUS_DIR}/{{genome}}/contigs.tsv",
+            plan=f"{CORPUS_DIR}/{{genome}}/shards.tsv",
+        output:
+            temp(directory(f"{CORPUS_DIR}/{{genome}}/shards/{{shard}}")),
+        log:
+            f"{RESULTS}/logs/corpus_windows_shard/{{genome}}/{{shard}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/corpus_windows_shard/{{genome}}/{{shard}}.tsv"
+        wildcard_constraints:
+            genome=corpus_lib.GENOME_NAME,
+            shard=r"\d+",
+        conda:
+            ENVS / "preprocess.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            window=PREPROCESS["window"],
+            stride=PREPROCESS["stride"],
+            max_n_fraction=PREPROCESS["max_n_fraction"],
+            soft_mask=PREPROCESS["soft_mask"],
+            max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
+            dedup=PREPROCESS["dedup"],
+        script:
+            "../scripts/windows_shard.py"
+
+    rule corpus_windows:
+        """Join every corpus genome's windows into train/val/test (deduplicated across the corpus on request),
+        sampling train windows across genomes; per-genome counts go to the summary.
+        """
+        input:
+            records=[f"{CORPUS_DIR}/{name}/genome.json" for name in CORPUS],
+            task_provenance=f"{RESULTS}/data/genome.provenance.json",
+            splits=[f"{CORPUS_DIR}/{name}/splits.tsv" for name in CORPUS],
+            # Every shard directory of every genome, known once the corpus_shards checkpoint has run.
+            shards=lambda wildcards: [
+                f"{CORPUS_DIR}/{genome}/shards/{shard:04d}"
+                for genome, shard in corpus_lib.shard_jobs(
+                    checkpoints.corpus_shards.get().output[0]
+                )
+            ],
+        output:
+            windows=expand(
+                f"{RESULTS}/preprocess/windows/{{split}}.npy",
+                split=["train", "val", "test"],
+            ),
+            summary=f"{RESULTS}/preprocess/summary.json",
+            splits=f"{CORPUS_DIR}/splits.tsv",
+        log:
+            f"{RESULTS}/logs/windows.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/windows.tsv"
+        conda:
+            ENVS / "preprocess.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            window=PREPROCESS["window"],
+            stride=PREPROCESS["stride"],
+            max_n_fraction=PREPROCESS["max_n_fraction"],
+            soft_mask=PREPROCESS["soft_mask"],
+            max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
+            dedup=PREPROCESS["dedup"],
+            reverse_complement=PREPROCESS["reverse_complement"],
+            sampling=CORPUS_SETTINGS["sampling"],
+            seed=config["seed"],
+        script:
+            "../scripts/corpus_windows.py"
+
+else:
+
+    rule windows:
+        """Join the shards into the train/val/test window arrays (deduplicated, train reverse-complemented on request)."""
+        input:
+            # Every shard directory of the plan, known once the shard_plan checkpoint has run.
+            shards=lambda wildcards: expand(
+                f"{RESULTS}/preprocess/shards/{{shard:04d}}",
+                shard=shard_ids(checkpoints.shard_plan.get().output[0]),
+            ),
+            contigs=f"{RESULTS}/preprocess/contigs.tsv",
+        output:
+            windows=expand(
+                f"{RESULTS}/preprocess/windows/{{split}}.npy",
+                split=["train", "val", "test"],
+            ),
+            summary=f"{RESULTS}/preprocess/summary.json",
+        log:
+            f"{RESULTS}/logs/windows.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/windows.tsv"
+        conda:
+            ENVS / "preprocess.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            window=PREPROCESS["window"],
+            stride=PREPROCESS["stride"],
+            max_n_fraction=PREPROCESS["max_n_fraction"],
+            soft_mask=PREPROCESS["soft_mask"],
+            max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
+            dedup=PREPROCESS["dedup"],
+            reverse_complement=PREPROCESS["reverse_complement"],
+        script:
+            "../scripts/windows.py"
 
 
 rule tokenizer:

@@ -1,4 +1,4 @@
-from genolm.gene_function import FinetuneSettings, run_finetune
+from genolm.finetune import FinetuneSettings, run_finetune
 from genolm.logs import run_step
 
 run_step(
@@ -9,8 +9,11 @@ run_step(
     predictions_tsv=snakemake.output.predictions,
     metrics_json=snakemake.output.metrics,
     classifier_dir=snakemake.output.model,
-    settings=FinetuneSettings(**snakemake.params.settings, seed=snakemake.params.seed),
+    settings=FinetuneSettings(
+        **snakemake.params.settings, seed=snakemake.params.seed, threads=snakemake.threads
+    ),
     method=snakemake.wildcards.method,
     seeds=snakemake.params.seeds,
     task_type=snakemake.params.task_type,
+    gpus=int(snakemake.resources.gpu),
 )

@@ -1,4 +1,4 @@
-from genolm.gene_function import run_baseline
+from genolm.baselines.genes import run_baseline
 from genolm.logs import run_step
 
 run_step(

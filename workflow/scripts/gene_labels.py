@@ -1,3 +1,4 @@
+from genolm.io.user_terms import display_names
 from genolm.labels import build_gene_table
 from genolm.logs import run_step
 
@@ -14,5 +15,7 @@ run_step(
     out_tsv=snakemake.output.table,
     summary_json=snakemake.output.summary,
     label_table=snakemake.input.get("label_table") or None,
+    strict=snakemake.params.strict,
+    sources=display_names(snakemake.params.sources),
     **task,
 )

@@ -1,4 +1,4 @@
-from genolm.interpret import interpret_variants
+from genolm.interpret.variants import interpret_variants
 from genolm.logs import run_step
 
 run_step(

@@ -1,4 +1,4 @@
-from genolm.interpret import interpret_classifier
+from genolm.interpret.classifier import interpret_classifier
 from genolm.logs import run_step
 
 run_step(

@@ -1,15 +1,20 @@
 from pathlib import Path
 
 from genolm.logs import run_step
-from genolm.train import PretrainSettings, pretrain
+from genolm.pretrain import PretrainSettings, train
+
+# The job's own threads and GPUs (--set-threads, a profile's set-resources) rather than the config's.
+JOB_KEYS = ("mem_mb", "runtime", "threads", "gpus")
 
 settings = PretrainSettings(
     **snakemake.params.model,
-    **{k: v for k, v in snakemake.params.pretrain.items() if k not in ("mem_mb", "runtime")},
+    **{k: v for k, v in snakemake.params.pretrain.items() if k not in JOB_KEYS},
+    threads=snakemake.threads,
+    gpus=int(snakemake.resources.gpu),
     seed=snakemake.params.seed,
 )
 run_step(
-    pretrain,
+    train,
     snakemake.log[0],
     windows_dir=Path(snakemake.input.windows[0]).parent,
     tokenizer_dir=snakemake.input.tokenizer,

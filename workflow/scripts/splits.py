@@ -1,3 +1,4 @@
+from genolm.io.user_terms import display_name
 from genolm.logs import run_step
 from genolm.splits import split_genome
 
@@ -13,4 +14,5 @@ run_step(
     soft_mask=snakemake.params.soft_mask,
     seed=snakemake.params.seed,
     split=dict(snakemake.params.split),
+    source=display_name(snakemake.params.source),
 )

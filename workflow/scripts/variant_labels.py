@@ -1,3 +1,4 @@
+from genolm.io.user_terms import display_names
 from genolm.labels import build_variant_table
 from genolm.logs import run_step
 
@@ -10,5 +11,7 @@ run_step(
     out_tsv=snakemake.output.table,
     summary_json=snakemake.output.summary,
     annotation=snakemake.input.annotation[0] if snakemake.input.annotation else None,
+    strict=snakemake.params.strict,
+    sources=display_names(snakemake.params.sources),
     **snakemake.params.task,
 )

@@ -1,0 +1,55 @@
+"""What variant and classifier interpretation share: the base alphabet, the grid of single-base
+substitutions an ISM map scores, its rows in a long table, and the rounded TSV they are written as."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genolm.atomic import write_tsv
+
+#: The bases an ISM map substitutes, in the order of its columns.
+BASES = "ACGT"
+
+
+def snv_grid(seq: str, positions: Sequence[int], rows: int) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """An empty ISM map and the substitutions that fill it.
+
+    Args:
+        seq: the sequence mutated.
+        positions: the position in `seq` each map row stands for.
+        rows: the map's rows (at least len(positions)).
+
+    Returns:
+        (map, snvs): a (rows, 4) map, 0 at each position's reference base and NaN elsewhere (also at
+        positions outside `seq` or at non-ACGT bases, which get no substitutions), and the substitutions
+        as (row, position, alt base), by position, then base.
+    """
+    out = np.full((rows, len(BASES)), np.nan)
+    snvs = []
+    for i, pos in enumerate(positions):
+        if 0 <= pos < len(seq) and seq[pos] in BASES:
+            out[i, BASES.index(seq[pos])] = 0.0
+            snvs += [(i, pos, b) for b in BASES if b != seq[pos]]
+    return out, snvs
+
+
+def grid_rows(
+    grid: np.ndarray, seq: str, positions: Sequence[int], coordinates: Sequence[int], key: tuple
+) -> list[tuple]:
+    """Long-table rows of an ISM map: (*key, coordinate, reference base, alt base, value) for every base
+    of every row whose position lies inside `seq` (NaN values included)."""
+    return [
+        (*key, int(coordinate), seq[pos], base, grid[i, j])
+        for i, (pos, coordinate) in enumerate(zip(positions, coordinates, strict=True))
+        if 0 <= pos < len(seq)
+        for j, base in enumerate(BASES)
+    ]
+
+
+def write_rows(path: str | Path, rows: list, columns: list[str]) -> None:
+    """Rows (tuples or dicts) as a TSV with `columns`, numbers rounded to 6 decimals, written atomically."""
+    write_tsv(path, pd.DataFrame(rows, columns=columns).round(6))

@@ -1,0 +1,110 @@
+"""What one pretraining run is: its hyperparameters, its files, and the checks on both.
+
+Both are frozen dataclasses made of JSON types (paths as strings), so they cross the torchrun process
+boundary as `asdict` JSON and come back typed (see `genolm.pretrain.ddp`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from genolm.errors import GenolmError
+from genolm.models import check_pair_family
+
+#: Sentence-pair tasks (see `genolm.pretrain.batches`); "none" trains the plain LM objective.
+PAIR_OBJECTIVES = ("none", "adjacent", "strand")
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """Hyperparameters of one pretraining run (all from config, with the schema's defaults).
+
+    `threads` and `gpus` are the job's own (the rule's `threads` and `gpu` resource), not the config's.
+    """
+
+    family: str = "bert"
+    preset: str = "tiny"
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    num_heads: int | None = None
+    intermediate_size: int | None = None
+    dropout: float | None = None
+    init_from: str | None = None
+    max_steps: int = 1000
+    batch_size: int = 32
+    micro_batch_size: int | None = None
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    mask_prob: float = 0.15
+    eval_every: int = 200
+    eval_batches: int = 20
+    checkpoint_every: int = 200
+    patience: int | None = None
+    max_minutes: float | None = None
+    compile: bool = False
+    processes: int = 1
+    gpus: int = 0
+    seed: int = 42
+    threads: int = 2
+    pair_objective: str = "none"
+    pair_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run: what it reads (windows, tokenizer) and writes (model, logs, checkpoints)."""
+
+    windows_dir: str
+    tokenizer_dir: str
+    model_dir: str
+    log_csv: str
+    metrics_json: str
+    checkpoint_dir: str
+
+
+def check_pair(settings: PretrainSettings) -> bool:
+    """Whether a pair objective is on.
+
+    Raises:
+        GenolmError: an unknown pair objective, or a model family without a pair head.
+    """
+    if settings.pair_objective not in PAIR_OBJECTIVES:
+        raise GenolmError(
+            f"pretrain.pair_objective: got {settings.pair_objective!r}, expected one of "
+            f"{', '.join(PAIR_OBJECTIVES)}"
+        )
+    check_pair_family(settings.family, settings.pair_objective)
+    return settings.pair_objective != "none"
+
+
+def world_size(settings: PretrainSettings) -> int:
+    """Number of training processes: one per GPU when `gpus` > 0, else `processes` CPU processes.
+
+    Raises:
+        GenolmError: `processes` disagrees with `gpus`, or the batch does not split evenly over processes.
+    """
+    if settings.gpus > 0 and settings.processes not in (1, settings.gpus):
+        raise GenolmError(
+            f"pretrain.processes is {settings.processes} with pretrain.gpus {settings.gpus}; "
+            "expected 1 or the number of GPUs (one process per GPU)"
+        )
+    world = settings.gpus if settings.gpus > 0 else settings.processes
+    if settings.batch_size % world:
+        raise GenolmError(
+            f"pretrain.batch_size {settings.batch_size} is not divisible by the {world} training processes"
+        )
+    return world
+
+
+def recorded_settings(settings: PretrainSettings) -> dict:
+    """The settings as recorded in metrics.json and the run fingerprint.
+
+    The pair keys are left out while the pair objective is off, so plain runs record exactly what they did
+    before the pair objective existed (same metrics.json bytes, and their checkpoints still resume).
+    """
+    out = asdict(settings)
+    if settings.pair_objective == "none":
+        del out["pair_objective"], out["pair_weight"]
+    return out
