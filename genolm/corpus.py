@@ -20,7 +20,7 @@ Contig names are local to a genome in its own tables; tables over the whole corp
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,36 @@ def sheet_entries(table: pd.DataFrame) -> list[dict]:
             {"name": cells["name"], "source": source, "sequences": cells.get("sequences", "false") == "true"}
         )
     return entries
+
+
+def load_corpus(
+    given: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    *,
+    task_source: Mapping[str, Any],
+    val_genomes: Sequence[str] = (),
+    test_genomes: Sequence[str] = (),
+    validate_sheet: Callable[[pd.DataFrame], object],
+) -> dict[str, dict]:
+    """`sources.corpus` as checked entries by name (see `check_corpus`); {} without a corpus.
+
+    Args:
+        given: the inline list, or {sheet: path}.
+        task_source, val_genomes, test_genomes: see `check_corpus`.
+        validate_sheet: validates a sheet against its columns schema (the workflow passes Snakemake's
+            `validate`, which this package never imports) and raises on a bad row.
+
+    Raises:
+        GenolmError: an unreadable sheet or a bad corpus (`check_corpus`).
+    """
+    if given is None:
+        return {}
+    if isinstance(given, Mapping):
+        table = read_sheet(given["sheet"])
+        validate_sheet(table)
+        entries = sheet_entries(table)
+    else:
+        entries = list(given)
+    return check_corpus(entries, task_source=task_source, val_genomes=val_genomes, test_genomes=test_genomes)
 
 
 def check_corpus(

@@ -76,7 +76,7 @@ def student_config(teacher_config, settings: DistillSettings):
     """The teacher's transformers config with the student's depth and width (names mapped per family)."""
     keys = teacher_config.attribute_map
     hidden = settings.hidden_size or teacher_config.hidden_size
-    heads = settings.heads or teacher_config.num_attention_heads
+    heads = settings.heads or getattr(teacher_config, "num_attention_heads", None) or 1  # convnet: no heads
     layers = settings.layers or max(1, teacher_config.num_hidden_layers // 2)
     if hidden % heads:
         raise GenolmError(f"compress.distill: hidden_size {hidden} is not divisible by heads {heads}")
@@ -87,8 +87,9 @@ def student_config(teacher_config, settings: DistillSettings):
     changes = {
         keys.get("num_hidden_layers", "num_hidden_layers"): layers,
         keys.get("hidden_size", "hidden_size"): hidden,
-        keys.get("num_attention_heads", "num_attention_heads"): heads,
     }
+    if hasattr(teacher_config, "num_attention_heads"):
+        changes[keys.get("num_attention_heads", "num_attention_heads")] = heads
     inter_key = "n_inner" if teacher_config.model_type == "gpt2" else "intermediate_size"
     if settings.intermediate_size or hidden != teacher_config.hidden_size:
         changes[inter_key] = settings.intermediate_size or 4 * hidden
@@ -280,7 +281,7 @@ def _shape(pre: Pretrained) -> dict:
         "model_type": config.model_type,
         "layers": config.num_hidden_layers,
         "hidden_size": config.hidden_size,
-        "heads": config.num_attention_heads,
+        "heads": getattr(config, "num_attention_heads", None),
     }
 
 

@@ -33,6 +33,10 @@ VARIANT_CLASSES = ("benign", "pathogenic")
 MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot")
 BASELINE_METHODS = ("consequence", "kmer_lr", "majority")
 
+#: Each pretrained method and its control: the same architecture and recipe on a randomly initialised
+#: encoder. The report's "did pretraining help?" compares each pair on the same test rows.
+PRETRAINING_CONTROLS = {"finetune_full": "random_init", "supervised": "supervised_random_init"}
+
 #: Columns every gene label table has (labels and csv_labels write them), with their types.
 GENE_COLUMNS = {"id": str, "label": str, "split": str, "sequence": str}
 #: Columns every variant table has (labels.build_variant_table writes them), with their types.

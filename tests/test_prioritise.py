@@ -230,6 +230,7 @@ def test_planted_genes_rank_at_the_top(world, tmp_path):
     assert methods["unweighted"]["recall_at_10"] == 0.75
     assert max(methods["unweighted"]["known_gene_ranks"].values()) > 50
     oracle = ranked[ranked["method"] == "oracle"]
+    assert methods["oracle"]["n_genes"] == len(oracle) == methods["unweighted"]["n_genes"] > 70
     assert set(oracle[oracle["known"]]["gene"]) == planted
     assert (oracle["rank"].to_numpy() == np.arange(1, len(oracle) + 1)).all()
     assert oracle["p"].is_monotonic_increasing and (oracle[oracle["known"]]["beta"] > 0).all()
@@ -265,6 +266,7 @@ def test_genes_mode_from_labelled_scores(tmp_path):
     assert ranked.set_index("gene").loc["alpha", "n_variants"] == 14
     assert ranked.set_index("gene").loc["beta", "n_variants"] == 1
     assert metrics["methods"]["m"]["n_scored"] == 14 and "cohort" not in metrics
+    assert metrics["methods"]["m"]["n_genes"] == metrics["methods"]["m"]["n_genes_scored"] == 2
     written = pd.read_csv(tmp_path / "g.tsv", sep="\t")
     assert list(written.columns[:7]) == ["method", "rank", "rank_by", "gene", "contig", "start", "end"]
 
@@ -273,6 +275,8 @@ def test_cohort_needs_genome_and_labels(tmp_path):
     (tmp_path / "a.gff3").write_text(GFF)
     with pytest.raises(GenolmError, match="genotypes, labels and the genome"):
         prioritise(tmp_path / "a.gff3", tmp_path / "g.tsv", tmp_path / "m.json", scores={}, genotypes="x.vcf")
+    with pytest.raises(GenolmError, match="nothing to rank"):
+        prioritise(tmp_path / "a.gff3", tmp_path / "g.tsv", tmp_path / "m.json", scores={})
     assert not (tmp_path / "g.tsv").exists()
 
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.offline
 import pytest
+from sklearn.metrics import f1_score
 
 from genolm.errors import GenolmError
 from genolm.metrics import classification_metrics
 from genolm.report import SECTIONS as BUILDERS
 from genolm.report import Run, build_report, compare_runs
 from genolm.report.figures import stacked_heatmaps
-from genolm.report.sections import gene_function_section, interpretation_section
-from genolm.report.sections.overview import verdict
+from genolm.report.sections import gene_function_section, interpretation_section, prioritise_section
 
 pytestmark = pytest.mark.unit
 
@@ -164,10 +165,10 @@ def make_results(
             "dropped": {"rare_class": 7},
         },
     )
+    labels = rng.choice(classes, 60)  # the task's test genes: the same truth under every method
     for method, base in (("finetune_full", 0.8123), ("kmer_lr", 0.7011), ("majority", 0.5)):
         d = root / "gene_function" / gene_task / method
         _write_json(d / "metrics.json", _metrics("gene_function", method, classes, base + shift))
-        labels = rng.choice(classes, 60)
         p = np.clip((labels == "other") * base + rng.normal(0.2, 0.2, 60), 0, 1)
         pd.DataFrame(
             {
@@ -247,7 +248,17 @@ def test_synthetic_report_has_banner_sections_and_values(tmp_path):
     assert "seed: 42" in text  # config as YAML
     assert "b" * 64 in text  # sha256 from provenance
     assert "unknown" in text  # tmp_path is not a git checkout
-    assert "+0.111" in text  # overview delta finetune vs best baseline (kmer_lr)
+    # The overview's paired difference, finetune_full − kmer_lr, from their predictions via scikit-learn.
+    genes = tmp_path / "results" / "gene_function" / "function_class"
+    f1 = [
+        f1_score(
+            t["label"],
+            t[["p_enzyme", "p_other"]].to_numpy().argmax(1).choose(["enzyme", "other"]),
+            average="macro",
+        )
+        for t in (pd.read_csv(genes / m / "predictions.tsv", sep="\t") for m in ("finetune_full", "kmer_lr"))
+    ]
+    assert f"<td>{f1[0] - f1[1]:+.3f} [" in text
 
 
 def test_banner_absent_when_not_synthetic(tmp_path):
@@ -340,24 +351,57 @@ def _section(html: str, anchor: str) -> str:
     return re.search(rf'<section id="{anchor}">(.*?)</section>', html, flags=re.S).group(1)
 
 
-def test_overview_links_tasks_and_gives_a_verdict(tmp_path):
+def _calls(path: Path, family: str, wrong_every: int = 0) -> None:
+    """Rewrite a predictions.tsv (or scores.tsv): right on every row, or wrong on every `wrong_every`-th."""
+    table = pd.read_csv(path, sep="\t")
+    right = np.ones(len(table), dtype=bool)
+    if wrong_every:
+        right[::wrong_every] = False
+    if family == "gene_function":
+        table["p_other"] = ((table["label"] == "other") == right).astype(float) * 0.9 + 0.05
+        table["p_enzyme"] = 1 - table["p_other"]
+    else:
+        table["score"] = np.where((table["label"] == "pathogenic") == right, 1.0, -1.0)
+    table.to_csv(path, sep="\t", index=False)
+
+
+def test_overview_answers_both_questions_with_paired_cis(tmp_path):
     results = make_results(tmp_path / "results")
-    path = results / "disease_risk" / "clinvar_like" / "kmer_lr" / "metrics.json"
-    path.write_text(json.dumps(_metrics("disease_risk", "kmer_lr", ["benign", "pathogenic"], 0.95)))
+    genes, risk = results / "gene_function" / "function_class", results / "disease_risk" / "clinvar_like"
+    _calls(genes / "finetune_full" / "predictions.tsv", "gene_function")
+    _calls(genes / "kmer_lr" / "predictions.tsv", "gene_function", wrong_every=3)
+    _calls(risk / "kmer_lr" / "scores.tsv", "disease_risk")
+    _calls(risk / "supervised" / "scores.tsv", "disease_risk", wrong_every=3)
+    shutil.copytree(genes / "kmer_lr", genes / "random_init")  # the control: as wrong as the k-mers
     build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
     html = (tmp_path / "r.html").read_text()
     overview = _without_scripts(_section(html, "overview"))
-    # finetune 0.812 [0.762, 0.862] vs kmer_lr 0.701 [0.651, 0.751]: disjoint, model ahead.
-    gene_row = re.search(r"<tr><td>Gene function</td>.*?</tr>", overview, flags=re.S).group(0)
+    tables = re.findall(r"<table.*?</table>", overview, flags=re.S)
+    assert len(tables) == 2, "the model-vs-baseline table and the pretraining table"
+    gene_row = re.search(r"<tr><td>Gene function</td>.*?</tr>", tables[0], flags=re.S).group(0)
     assert '<a href="#gene_function-function_class">function_class</a>' in gene_row
-    assert "<td>model better</td>" in gene_row
-    # supervised 0.740 [0.690, 0.790] vs kmer_lr 0.950 [0.900, 1.000]: disjoint, baseline ahead.
-    risk_row = re.search(r"<tr><td>Disease risk</td>.*?</tr>", overview, flags=re.S).group(0)
-    assert "<td>baseline better</td>" in risk_row and "<td>-0.210</td>" in risk_row
+    assert "<td>finetune_full better</td>" in gene_row  # right on every row vs wrong on every third
+    risk_row = re.search(r"<tr><td>Disease risk</td>.*?</tr>", tables[0], flags=re.S).group(0)
+    assert "<td>kmer_lr better</td>" in risk_row and "<td>supervised</td>" in risk_row
+    low, high = (
+        float(x) for x in re.search(r"<td>[+-][\d.]+ \[([+-][\d.]+), ([+-][\d.]+)\]</td>", risk_row).groups()
+    )
+    assert low < high < 0  # the paired CI of supervised − kmer_lr excludes 0, below it
+    pretraining = re.search(r"<tr><td>Gene function</td>.*?</tr>", tables[1], flags=re.S).group(0)
+    assert "<td>random_init</td>" in pretraining and "<td>finetune_full better</td>" in pretraining
     nav = re.search(r"<nav>(.*?)</nav>", html, flags=re.S).group(1)
     for anchor in ("gene_function-function_class", "disease_risk-clinvar_like"):
         assert f'href="#{anchor}"' in nav
         assert f'<h3 id="{anchor}">' in html
+
+
+def test_overview_without_predictions_says_so(tmp_path):
+    results = make_results(tmp_path / "results", disease=False)
+    (results / "gene_function" / "function_class" / "kmer_lr" / "predictions.tsv").unlink()
+    build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    overview = _without_scripts(_section((tmp_path / "r.html").read_text(), "overview"))
+    row = re.search(r"<tr><td>Gene function</td>.*?</tr>", overview, flags=re.S).group(0)
+    assert row.endswith("<td>–</td><td>–</td><td>–</td></tr>")  # no difference, no verdict: never a guess
 
 
 def test_top_variants_are_ranked_and_missing_genes_show_a_dash(tmp_path):
@@ -419,6 +463,7 @@ def test_sections_appear_in_the_order_of_the_builder_list(tmp_path):
         "pretraining",
         "gene_function",
         "disease_risk",
+        "prioritise",
         "interpretation",
         "provenance",
     ]
@@ -442,15 +487,6 @@ def test_interpretation_section_says_not_run_without_its_outputs(tmp_path):
     assert section["blocks"][0]["text"].startswith("Not run")
 
 
-def test_verdict_needs_disjoint_intervals():
-    model = {"value": 0.8, "ci_low": 0.75, "ci_high": 0.85}
-    assert verdict(model, {"value": 0.6, "ci_low": 0.55, "ci_high": 0.7}) == "model better"
-    assert verdict(model, {"value": 0.9, "ci_low": 0.86, "ci_high": 0.95}) == "baseline better"
-    assert verdict(model, {"value": 0.7, "ci_low": 0.6, "ci_high": 0.76}) == "CIs overlap"
-    assert verdict(model, {"value": 0.7}) == "no CI"
-    assert verdict(None, model) == "–"
-
-
 def test_stacked_heatmaps_share_one_centred_colour_scale():
     grids = [
         pd.DataFrame([[1.0, -2.0], [0.5, 0.0]], index=["A", "C"], columns=[-1, 1]),
@@ -468,3 +504,79 @@ def test_stacked_heatmaps_share_one_centred_colour_scale():
     assert fig.layout.height == 280
     assert fig.layout.xaxis2.title.text == "pos" and not fig.layout.xaxis.title.text
     assert [a.text for a in fig.layout.annotations] == ["one", "two"]
+
+
+def test_prioritise_section_ranks_recall_and_marks_known_genes(tmp_path):
+    results = make_results(tmp_path / "results")
+    task = results / "prioritise" / "clinvar_like"
+    task.mkdir(parents=True)
+    genes = pd.DataFrame(
+        {
+            "method": ["zeroshot"] * 3 + ["unweighted"] * 3,
+            "rank": [1, 2, 3] * 2,
+            "rank_by": "burden_p",
+            "gene": ["gA", "gB", "gC", "gB", "gC", "gA"],
+            "contig": ["chr1", "chr1", "chr2", "chr1", "chr2", "chr1"],
+            "start": [100, 5000, 200, 5000, 200, 100],
+            "end": [900, 6000, 800, 6000, 800, 900],
+            "p": [1e-6, 0.2, 0.7, 0.01, 0.3, 0.5],
+            "q": [3e-6, 0.3, 0.7, 0.03, 0.45, 0.5],
+        }
+    )
+    genes.to_csv(task / "genes.tsv", sep="\t", index=False)
+    _write_json(
+        task / "metrics.json",
+        {
+            "known_genes": ["gA"],
+            "methods": {
+                "zeroshot": {
+                    "rank_by": "burden_p",
+                    "n_genes": 3,
+                    "recall_at_10": 1.0,
+                    "known_gene_ranks": {"gA": 1},
+                },
+                "unweighted": {
+                    "rank_by": "burden_p",
+                    "n_genes": 3,
+                    "recall_at_10": 1.0,
+                    "known_gene_ranks": {"gA": 3},
+                },
+            },
+        },
+    )
+    found = prioritise_section(Run(results))
+    kinds = [b["kind"] for b in found["blocks"]]
+    assert kinds == ["h3", "table", "table", "figure", "table", "figure"]
+    recall = {row[0]: row for row in found["blocks"][1]["rows"]}
+    assert recall["zeroshot"][4] == "gA 1" and recall["unweighted"][4] == "gA 3"
+    top = found["blocks"][2]["rows"]
+    assert [row[1] for row in top] == ["gA", "gB", "gC"]  # zeroshot's ranking, as written
+    fig = found["blocks"][3]["fig"]
+    known = next(t for t in fig.data if t.name.startswith("known"))
+    assert list(known.text) == ["gA (chr1:100)"] and known.y[0] == pytest.approx(6.0)
+    other = next(t for t in fig.data if t.name == "gene")
+    assert list(other.x) == [5000, 200 + 6000]  # chr2 starts after chr1's last gene end
+    assert any(shape.line.dash == "dash" for shape in fig.layout.shapes)  # the q = 0.05 line at gA's p
+
+
+def test_prioritise_section_not_run(tmp_path):
+    found = prioritise_section(Run(make_results(tmp_path / "results")))
+    assert [b["kind"] for b in found["blocks"]] == ["note"]
+
+
+def test_small_sample_warnings_and_annotation_issues_are_shown(tmp_path):
+    results = make_results(tmp_path / "results")
+    path = results / "labels" / "genes" / "function_class.summary.json"
+    summary = json.loads(path.read_text())
+    summary["warnings"] = ["the test split has only 11 rows"]
+    summary["annotation_issues"] = {"missing_parent": {"count": 210, "example": "ann.gff3:7: chr1\tx\tmRNA"}}
+    path.write_text(json.dumps(summary))
+    build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    html = _without_scripts((tmp_path / "r.html").read_text())
+    gene_row = re.search(r"<tr><td>Gene function</td>.*?</tr>", _section(html, "overview"), flags=re.S).group(
+        0
+    )
+    assert "⚠ the test split has only 11 rows" in gene_row
+    data = _section(html, "data")
+    assert "Warning (function_class): the test split has only 11 rows" in data
+    assert "<td>missing_parent</td>" in data and "<td>210</td>" in data and "ann.gff3:7:" in data

@@ -9,6 +9,12 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from genolm.errors import GenolmError
 from genolm.finetune.settings import FinetuneSettings
+from genolm.models.convnet import (
+    IA3_FEEDFORWARD_MODULES,
+    IA3_TARGET_MODULES,
+    LORA_TARGET_MODULES,
+    match_lora_dilations,
+)
 from genolm.names import GENE_MODEL_METHODS
 
 #: LoRA targets: the attention projections of each family (module names from transformers' modeling files).
@@ -17,7 +23,9 @@ LORA_TARGETS = {
     "roberta": ["query", "key", "value"],
     "gpt2": ["c_attn"],
     "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "genolm_convnet": LORA_TARGET_MODULES,  # its dilated convolutions and feed-forward projections
 }
+CONVNET = "genolm_convnet"
 
 
 class PromptedEncoder(torch.nn.Module):
@@ -79,7 +87,13 @@ def adapt_encoder(encoder: torch.nn.Module, method: str, settings: FinetuneSetti
         return encoder
     from peft import IA3Config, LoraConfig, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 
+    model_type = encoder.config.model_type
     if method == "finetune_prompt":
+        if model_type == CONVNET:
+            raise GenolmError(
+                "gene_function.methods: finetune_prompt needs a transformer encoder (a soft prompt takes "
+                "positions before the sequence); model.family convnet has none"
+            )
         config = PromptTuningConfig(
             task_type=TaskType.FEATURE_EXTRACTION,
             num_virtual_tokens=settings.prompt_tokens,
@@ -87,7 +101,6 @@ def adapt_encoder(encoder: torch.nn.Module, method: str, settings: FinetuneSetti
         )
         return PromptedEncoder(get_peft_model(encoder, config))
 
-    model_type = encoder.config.model_type
     if method == "finetune_lora":
         if model_type not in LORA_TARGETS:
             raise GenolmError(f"finetune_lora: no LoRA targets known for model type {model_type!r}")
@@ -97,13 +110,19 @@ def adapt_encoder(encoder: torch.nn.Module, method: str, settings: FinetuneSetti
             lora_dropout=0.1,
             target_modules=LORA_TARGETS[model_type],
         )
+    elif method == "finetune_ia3" and model_type == CONVNET:
+        # peft's IA3 has no convolution layers: rescale the feed-forward projections only.
+        config = IA3Config(target_modules=IA3_TARGET_MODULES, feedforward_modules=IA3_FEEDFORWARD_MODULES)
     elif method == "finetune_ia3":
         config = IA3Config()  # peft's per-family defaults: key/value and the feed-forward output
     else:
         raise GenolmError(
             f"gene_function method: got {method!r}, expected one of {', '.join(GENE_MODEL_METHODS)}"
         )
-    return get_peft_model(encoder, config)
+    adapted = get_peft_model(encoder, config)
+    if method == "finetune_lora" and model_type == CONVNET:
+        match_lora_dilations(adapted)  # peft 0.21 gives LoRA conv layers dilation 1 (see the function)
+    return adapted
 
 
 def load_prompt(encoder: torch.nn.Module, prompt_dir: Path, prompt_tokens: int) -> PromptedEncoder:

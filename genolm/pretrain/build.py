@@ -41,6 +41,7 @@ def build_run_model(settings: PretrainSettings, tokenizer, limit: int):
         return model
     size = model_size(
         settings.preset,
+        family=settings.family,
         hidden_size=settings.hidden_size,
         num_layers=settings.num_layers,
         num_heads=settings.num_heads,

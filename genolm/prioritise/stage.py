@@ -95,26 +95,20 @@ def prioritise(
     """
     if (genotypes is None) != (labels is None) or (genotypes is not None and genome is None):
         raise GenolmError("prioritise: a cohort needs genotypes, labels and the genome together")
+    if not scores and genotypes is None:
+        raise GenolmError("prioritise: nothing to rank; give scores, a cohort or both")
     spans = read_gene_spans(annotation)
     index = GeneIndex(spans)
-    parts, info = [], {}
-    for method, path in scores.items():
-        table = read_method_scores(path)
-        calls, rule = damaging_calls(table, seed=seed)
-        summary = summarise_genes(table, index, calls)
-        info[method] = {"n_scored": len(table), "n_genes": len(summary), "damaging": rule}
-        parts.append(summary.assign(method=method))
+    parts, info = _score_summaries(scores, index, seed)
     metrics: dict = {"family": "prioritise", "seed": seed}
     if genotypes is not None:
         cohort = read_cohort(genotypes, labels, covariates)
         chosen = scores if cohort_scores is None else cohort_scores
-        by_method = {m: read_method_scores(p) for m, p in chosen.items()}
-        severity = consequence_weights(cohort.variants, annotation, genome)
         tests, metrics["cohort"] = cohort_burden_tests(
             cohort,
             index,
-            by_method,
-            severity,
+            {m: read_method_scores(p) for m, p in chosen.items()},
+            consequence_weights(cohort.variants, annotation, genome),
             max_af=max_af,
             permutations=permutations,
             permutation_below=permutation_below,
@@ -138,6 +132,18 @@ def prioritise(
             m.get("recall_at_10"),
         )
     return ranked
+
+
+def _score_summaries(scores: dict, index: GeneIndex, seed: int) -> tuple[list[pd.DataFrame], dict]:
+    """Each method's per-gene summary (tagged with the method) and how its damaging calls were made."""
+    parts, info = [], {}
+    for method, path in scores.items():
+        table = read_method_scores(path)
+        calls, rule = damaging_calls(table, seed=seed)
+        summary = summarise_genes(table, index, calls)
+        info[method] = {"n_scored": len(table), "n_genes_scored": len(summary), "damaging": rule}
+        parts.append(summary.assign(method=method))
+    return parts, info
 
 
 def _known(path: str | Path | None) -> set[str] | None:

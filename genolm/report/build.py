@@ -15,6 +15,7 @@ from genolm.report.sections import (
     interpretation_section,
     overview_section,
     pretraining_section,
+    prioritise_section,
     provenance_section,
 )
 
@@ -25,6 +26,7 @@ SECTIONS = (
     pretraining_section,
     gene_function_section,
     disease_risk_section,
+    prioritise_section,
     interpretation_section,
     provenance_section,
 )

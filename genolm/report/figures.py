@@ -238,3 +238,47 @@ def benchmark_bars(rules: list[str], seconds: list[float]) -> go.Figure:
         showlegend=False,
     )
     return fig
+
+
+def gene_manhattan(genes: pd.DataFrame, known: set[str], q_line: float | None) -> go.Figure:
+    """Genome-wide burden results: each gene at its contig and start against −log10 p, one panel row.
+
+    Contigs are laid end to end in their order of first appearance; known (planted) genes are drawn as
+    red diamonds, and `q_line` (the largest p with BH q <= 0.05, if any) as a dashed threshold.
+    """
+    genes = genes[genes["p"].apply(is_number)].copy()
+    contigs = list(dict.fromkeys(genes["contig"]))
+    ends = genes.groupby("contig")["end"].max().reindex(contigs)
+    offset = dict(zip(contigs, np.r_[0, np.cumsum(ends.to_numpy())[:-1]], strict=True))
+    genes["x"] = genes["start"] + genes["contig"].map(offset)
+    genes["y"] = -np.log10(genes["p"].astype(float).clip(lower=1e-300))
+    fig = go.Figure()
+    for is_known, style in (
+        (False, {"color": "#4C78A8", "size": 6}),
+        (True, {"color": "#E45756", "size": 11}),
+    ):
+        part = genes[genes["gene"].isin(known) == is_known]
+        fig.add_trace(
+            go.Scatter(
+                x=part["x"],
+                y=part["y"],
+                mode="markers",
+                name="known / planted gene" if is_known else "gene",
+                marker={**style, "symbol": "diamond" if is_known else "circle"},
+                text=part["gene"] + " (" + part["contig"] + ":" + part["start"].astype(str) + ")",
+                hovertemplate="%{text}<br>−log10 p %{y:.2f}<extra></extra>",
+            )
+        )
+    if q_line is not None:
+        fig.add_hline(y=-np.log10(q_line), line_dash="dash", annotation_text="BH q = 0.05")
+    fig.update_layout(
+        height=320,
+        margin={"l": 50, "r": 10, "t": 30, "b": 40},
+        xaxis={
+            "title": "genome position (contigs end to end)",
+            "tickvals": list(offset.values()),
+            "ticktext": contigs,
+        },
+        yaxis={"title": "−log10 p"},
+    )
+    return fig

@@ -66,6 +66,16 @@ GENE_METHODS = list(config["gene_function"]["methods"]) + list(names.GENE_BASELI
 VARIANT_METHODS = [*names.VARIANT_MODEL_METHODS, "kmer_lr"]
 if "annotation" in config["sources"]:
     VARIANT_METHODS.append("consequence")
+for _task, _spec in config["disease_risk"]["tasks"].items():
+    # The simulator's cohort lives on the simulated genome; on any other genome it would be meaningless.
+    if (
+        _spec.get("cohort", {}).get("simulated")
+        and "simulated" not in config["sources"]["genome"]
+    ):
+        sys.exit(
+            f"genolm config error at 'disease_risk.tasks.{_task}.cohort.simulated': "
+            "needs the simulated genome (sources.genome: {simulated: genome})"
+        )
 
 
 wildcard_constraints:
@@ -76,7 +86,11 @@ wildcard_constraints:
 
 def source_input(wildcards):
     """A local file source is a real input (so changes rerun the chain); URLs are fetched."""
-    spec = config["sources"][wildcards.source]
+    return spec_input(config["sources"][wildcards.source])
+
+
+def spec_input(spec):
+    """The input file of one source spec (sources.<name> or a corpus genome's), or none to fetch."""
     if "simulated" in spec:
         return rules.simulate.output[spec["simulated"]]
     if "path" in spec:
@@ -111,6 +125,55 @@ def variant_model(wildcards):
 def variant_annotation(wildcards):
     """The annotation, when configured, gives each variant its consequence and position in the gene."""
     return [f"{RESULTS}/data/annotation"] if "annotation" in config["sources"] else []
+
+
+COHORT_SCHEMA = SCHEMA_DOC["properties"]["disease_risk"]["properties"]["tasks"][
+    "additionalProperties"
+]["properties"]["cohort"]["properties"]
+
+
+def task_cohort(task):
+    """A task's cohort settings with the schema's defaults, or None without a cohort."""
+    cohort = config["disease_risk"]["tasks"][task].get("cohort")
+    if cohort is None:
+        return None
+    defaults = {k: v["default"] for k, v in COHORT_SCHEMA.items() if "default" in v}
+    return {**defaults, **cohort}
+
+
+def cohort_files(task):
+    """Genotypes, labels and (optional) known genes of a task's cohort; the simulator's for simulated."""
+    cohort = task_cohort(task)
+    if cohort is None:
+        return {}
+    if cohort.get("simulated"):
+        out = rules.synthetic_cohort.output
+        return {
+            "genotypes": out.genotypes,
+            "labels": out.labels,
+            "known_genes": out.causal,
+        }
+    keys = ("genotypes", "labels", "known_genes")
+    return {key: cohort[key] for key in keys if key in cohort}
+
+
+def prioritise_inputs(wildcards):
+    """Every method's scores and the annotation; with a cohort also its files, genome and LM weights."""
+    inputs = {
+        "annotation": f"{RESULTS}/data/annotation",
+        "scores": expand(
+            f"{RESULTS}/disease_risk/{{task}}/{{method}}/scores.tsv",
+            task=wildcards.task,
+            method=VARIANT_METHODS,
+        ),
+    }
+    if task_cohort(wildcards.task) is not None:
+        inputs |= cohort_files(wildcards.task)
+        inputs["genome"] = f"{RESULTS}/data/genome"
+        inputs["cohort_scores"] = (
+            f"{RESULTS}/prioritise/{wildcards.task}/cohort_scores/zeroshot.tsv"
+        )
+    return inputs
 
 
 def extra_targets():

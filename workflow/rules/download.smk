@@ -1,46 +1,24 @@
 from genolm import corpus as corpus_lib
 from genolm.errors import GenolmError
 
-
-def load_corpus():
-    """sources.corpus as name -> entry (inline, or a sheet validated against its columns schema)."""
-    given = config["sources"].get("corpus")
-    if given is None:
-        return {}
-    settings = config["preprocess"]["corpus"]
-    try:
-        if "sheet" in given:
-            table = corpus_lib.read_sheet(given["sheet"])
-            try:
-                validate(table, str(SCHEMA.parent / "corpus.schema.yaml"))
-            except WorkflowError as err:
-                cause = err.__cause__ or err.__context__ or err
-                raise GenolmError(
-                    f"{given['sheet']}: {str(err).splitlines()[0]} "
-                    f"{getattr(cause, 'message', '')}".strip()
-                ) from None
-            entries = corpus_lib.sheet_entries(table)
-        else:
-            entries = given
-        return corpus_lib.check_corpus(
-            entries,
-            task_source=config["sources"]["genome"],
-            val_genomes=settings["val_genomes"],
-            test_genomes=settings["test_genomes"],
-        )
-    except GenolmError as err:
-        sys.exit(f"genolm config error at 'sources.corpus': {err}")
-
-
-CORPUS = load_corpus()
-
-
-def corpus_source_input(wildcards):
-    """A local corpus genome is a real input (so changes rerun the chain); URLs are fetched."""
-    spec = CORPUS[wildcards.genome]["source"]
-    if "simulated" in spec:
-        return rules.simulate.output[spec["simulated"]]
-    return spec.get("path", [])
+CORPUS_SCHEMA = SCHEMA.parent / "corpus.schema.yaml"
+try:
+    CORPUS = corpus_lib.load_corpus(
+        config["sources"].get("corpus"),
+        task_source=config["sources"]["genome"],
+        val_genomes=config["preprocess"]["corpus"]["val_genomes"],
+        test_genomes=config["preprocess"]["corpus"]["test_genomes"],
+        validate_sheet=lambda table: validate(table, str(CORPUS_SCHEMA)),
+    )
+# A sheet row that fails its columns schema: one line naming the sheet and the row.
+except WorkflowError as err:
+    cause = err.__cause__ or err.__context__ or err
+    sys.exit(
+        f"genolm config error at 'sources.corpus.sheet': {config['sources']['corpus']['sheet']}: "
+        f"{str(err).splitlines()[0]} {getattr(cause, 'message', '')}".strip()
+    )
+except GenolmError as err:
+    sys.exit(f"genolm config error: {err}")  # the message names the key
 
 
 rule download:
@@ -72,7 +50,7 @@ rule download:
 rule download_corpus:
     """Fetch one corpus genome (any source kind), verified, cached and atomically written: one job each."""
     input:
-        corpus_source_input,
+        lambda wildcards: spec_input(CORPUS[wildcards.genome]["source"]),
     output:
         data=f"{RESULTS}/data/corpus/{{genome}}",
         provenance=f"{RESULTS}/data/corpus/{{genome}}.provenance.json",

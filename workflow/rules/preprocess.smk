@@ -100,21 +100,24 @@ if CORPUS:
     CORPUS_SETTINGS = PREPROCESS["corpus"]
     CORPUS_DIR = f"{RESULTS}/preprocess/corpus"
 
-    def corpus_plan_input(wildcards):
-        """The genome and its provenance; the task genome's split table when the entry is the task genome."""
-        data = f"{RESULTS}/data/corpus/{wildcards.genome}"
-        inputs = {"genome": data, "provenance": f"{data}.provenance.json"}
-        if CORPUS[wildcards.genome]["task_alias"]:
-            inputs["task_splits"] = f"{RESULTS}/preprocess/splits.tsv"
-        return inputs
-
     rule corpus_plan:
         """One corpus genome: its codes, contig and split tables, and its shard plan.
 
         Split as the task genome when it has the task genome's source, whole when held out or a FASTA of
         sequences, else within the genome as preprocess.split says."""
         input:
-            unpack(corpus_plan_input),
+            # The genome and its provenance; the task genome's split table when it is the task genome.
+            unpack(
+                lambda wildcards: {
+                    "genome": f"{RESULTS}/data/corpus/{wildcards.genome}",
+                    "provenance": f"{RESULTS}/data/corpus/{wildcards.genome}.provenance.json",
+                    **(
+                        {"task_splits": f"{RESULTS}/preprocess/splits.tsv"}
+                        if CORPUS[wildcards.genome]["task_alias"]
+                        else {}
+                    ),
+                }
+            ),
         output:
             splits=f"{CORPUS_DIR}/{{genome}}/splits.tsv",
             contigs=f"{CORPUS_DIR}/{{genome}}/contigs.tsv",

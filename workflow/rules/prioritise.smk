@@ -1,53 +1,5 @@
-# Gene prioritisation of every disease-risk task (runs when an annotation places variants in genes).
-COHORT_SCHEMA = SCHEMA_DOC["properties"]["disease_risk"]["properties"]["tasks"][
-    "additionalProperties"
-]["properties"]["cohort"]["properties"]
-
-
-def task_cohort(task):
-    """A task's cohort settings with the schema's defaults, or None without a cohort."""
-    cohort = config["disease_risk"]["tasks"][task].get("cohort")
-    if cohort is None:
-        return None
-    defaults = {k: v["default"] for k, v in COHORT_SCHEMA.items() if "default" in v}
-    return {**defaults, **cohort}
-
-
-def cohort_files(task):
-    """Genotypes, labels and (optional) known genes of a task's cohort; the simulator's for simulated."""
-    cohort = task_cohort(task)
-    if cohort is None:
-        return {}
-    if cohort.get("simulated"):
-        out = rules.synthetic_cohort.output
-        return {
-            "genotypes": out.genotypes,
-            "labels": out.labels,
-            "known_genes": out.causal,
-        }
-    names = ("genotypes", "labels", "known_genes")
-    return {name: cohort[name] for name in names if name in cohort}
-
-
-def prioritise_inputs(wildcards):
-    """Every method's scores and the annotation; with a cohort also its files, genome and LM weights."""
-    inputs = {
-        "annotation": f"{RESULTS}/data/annotation",
-        "scores": expand(
-            f"{RESULTS}/disease_risk/{{task}}/{{method}}/scores.tsv",
-            task=wildcards.task,
-            method=VARIANT_METHODS,
-        ),
-    }
-    if task_cohort(wildcards.task) is not None:
-        inputs |= cohort_files(wildcards.task)
-        inputs["genome"] = f"{RESULTS}/data/genome"
-        inputs["cohort_scores"] = (
-            f"{RESULTS}/prioritise/{wildcards.task}/cohort_scores/zeroshot.tsv"
-        )
-    return inputs
-
-
+# Gene prioritisation of every disease-risk task (runs when an annotation places variants in genes);
+# the input functions (task_cohort, cohort_files, prioritise_inputs) live in common.smk.
 rule score_cohort:
     """Zero-shot scores of a disease-risk task's cohort SNVs: the LM's burden weights."""
     input:

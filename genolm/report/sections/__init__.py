@@ -10,6 +10,7 @@ from genolm.report.sections.gene_function import gene_function_section
 from genolm.report.sections.interpretation import interpretation_section
 from genolm.report.sections.overview import overview_section
 from genolm.report.sections.pretraining import pretraining_section
+from genolm.report.sections.prioritise import prioritise_section
 from genolm.report.sections.provenance import provenance_section
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "interpretation_section",
     "overview_section",
     "pretraining_section",
+    "prioritise_section",
     "provenance_section",
 ]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genolm.io.annotation_issues import CAUSES
 from genolm.names import SPLITS
 from genolm.report.figures import MAX_TRACK_CONTIGS, split_track
 from genolm.report.format import Block, figure, fmt, h3, is_number, kv, note, section, table
@@ -120,4 +121,21 @@ def _labels(directory: Path) -> list[Block]:
                 + (", ".join(f"{reason} {fmt(n)}" for reason, n in dropped.items() if n) or "none")
             )
             blocks.append(table(["Class", *SPLITS, "total"], rows, caption))
+            blocks += [note(f"Warning ({task}): {w}") for w in summary.get("warnings", [])]
+            issues = summary.get("annotation_issues") or {}
+            if issues:
+                blocks.append(_annotation_issues(task, issues))
     return blocks or [note("No label summaries in this run.")]
+
+
+def _annotation_issues(task: str, issues: dict[str, dict]) -> Block:
+    """What the lenient annotation reader tolerated for a task, cause by cause, with a first example."""
+    rows = [
+        [cause, CAUSES.get(cause, "–"), fmt(item.get("count")), str(item.get("example", "–"))]
+        for cause, item in sorted(issues.items())
+    ]
+    caption = (
+        f"Annotation rows tolerated while labelling {task} (set annotation.strict: true to refuse them "
+        "instead). Which genes are labelled follows from what each row says it did."
+    )
+    return table(["Cause", "What happened", "Rows", "First example"], rows, caption, numeric=False)
