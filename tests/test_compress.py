@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from tiny_models import random_dna, tiny_model_dir
+from transformers import AutoModelForMaskedLM
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from tiny_models import random_dna, tiny_model_dir  # noqa: E402
-
-from genolm.compress import (  # noqa: E402
+from genolm.compress import (
     LINEAR_METHOD,
     Int8Conv1d,
     compress_model,
@@ -21,10 +20,11 @@ from genolm.compress import (  # noqa: E402
     quantize,
     state_bytes,
 )
-from genolm.inference import tokenize  # noqa: E402
-from genolm.models import PRESETS, build_config, build_model, model_size  # noqa: E402
-from genolm.report import _interpretation  # noqa: E402
-from genolm.tokenizers import build_tokenizer  # noqa: E402
+from genolm.inference import tokenize
+from genolm.models import PRESETS, build_config, build_model, model_size
+from genolm.report import Run
+from genolm.report.sections import interpretation_section
+from genolm.tokenizers import build_tokenizer
 
 WINDOW = 32
 
@@ -108,13 +108,12 @@ def test_compress_model_writes_comparable_measurements(tmp_path):
     )
     assert out["n_windows"] == 24
     fp32, int8 = out["models"]["fp32"], out["models"]["int8"]
-    assert (
-        out["size_ratio"] == pytest.approx(int8["size_bytes"] / fp32["size_bytes"]) and out["size_ratio"] < 1
-    )
+    # The fp32 size is what torch.save writes for the saved model, measured here independently.
+    saved = io.BytesIO()
+    torch.save(AutoModelForMaskedLM.from_pretrained(model_dir).state_dict(), saved)
+    assert fp32["size_bytes"] == saved.getbuffer().nbytes
+    assert 0 < int8["size_bytes"] < fp32["size_bytes"] and out["size_ratio"] < 1
     assert timing["sequences_per_s"]["fp32"] > 0 and timing["sequences_per_s"]["int8"] > 0
-    assert timing["speedup"] == pytest.approx(
-        timing["sequences_per_s"]["int8"] / timing["sequences_per_s"]["fp32"]
-    )
     assert int8["test_lm"]["loss"] == pytest.approx(fp32["test_lm"]["loss"], abs=0.05)
     task = out["disease_risk"]["task"]
     assert task["n"] == 30 and 0 <= task["auroc"]["int8"]["value"] <= 1
@@ -138,6 +137,7 @@ def test_compress_model_measures_a_convnet_directory(tmp_path):
     assert int8["test_lm"]["loss"] == pytest.approx(fp32["test_lm"]["loss"], abs=0.05)
 
 
+@pytest.mark.workflow
 def test_demo_run_compression(demo_run):
     metrics = json.loads((demo_run / "compress" / "metrics.json").read_text())
     fp32, int8 = metrics["models"]["fp32"], metrics["models"]["int8"]
@@ -146,6 +146,6 @@ def test_demo_run_compression(demo_run):
     for task in metrics["disease_risk"].values():
         assert task["auroc"]["int8"]["value"] == pytest.approx(task["auroc"]["fp32"]["value"], abs=0.05)
         assert task["spearman"] > 0.9
-    blocks = _interpretation(demo_run)["blocks"]
+    blocks = interpretation_section(Run(demo_run))["blocks"]
     table = next(b for b in blocks if b["kind"] == "table" and b["columns"][0] == "Model")
     assert [row[0] for row in table["rows"]] == ["fp32", "int8"]

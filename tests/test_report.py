@@ -580,3 +580,52 @@ def test_small_sample_warnings_and_annotation_issues_are_shown(tmp_path):
     data = _section(html, "data")
     assert "Warning (function_class): the test split has only 11 rows" in data
     assert "<td>missing_parent</td>" in data and "<td>210</td>" in data and "ann.gff3:7:" in data
+
+
+def test_corpus_genomes_are_listed_with_their_windows(tmp_path):
+    results = make_results(tmp_path / "results")
+    path = results / "preprocess" / "summary.json"
+    summary = json.loads(path.read_text())
+    split = {"train": {"windows": 30}, "val": {"windows": 0}, "test": {"windows": 0}}
+    summary["sampling"] = "balanced"
+    summary["genomes"] = {
+        "ecoli": {
+            "task_genome": True,
+            "held_out": None,
+            "sequences": False,
+            "contigs": 1,
+            "bases_read": 4600,
+            "dropped": {"n": 1, "soft_mask": 0, "duplicate": 2},
+            "splits": {"train": {"windows": 20}, "val": {"windows": 5}, "test": {"windows": 7}},
+        },
+        "bsub": {
+            "task_genome": False,
+            "held_out": "test",
+            "sequences": False,
+            "contigs": 2,
+            "bases_read": 4200,
+            "dropped": {"n": 0, "soft_mask": 0, "duplicate": 0},
+            "splits": {**split, "train": {"windows": 0}, "test": {"windows": 33}},
+        },
+        "reads": {
+            "task_genome": False,
+            "held_out": None,
+            "sequences": True,
+            "contigs": 9,
+            "bases_read": 900,
+            "dropped": {"n": 0, "soft_mask": 0, "duplicate": 0},
+            "splits": split,
+        },
+    }
+    path.write_text(json.dumps(summary))
+    build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
+    data = _without_scripts(_section((tmp_path / "r.html").read_text(), "data"))
+    assert "Pretraining corpus: 3 genomes, sampled balanced" in data
+    assert (
+        "<td>ecoli</td><td>task genome</td><td>1</td><td>4,600</td><td>20</td><td>5</td><td>7</td><td>3</td>"
+        in data
+    )
+    assert (
+        "<td>bsub</td><td>held out (test)</td>" in data
+        and "<td>reads</td><td>sequences (train only)</td>" in data
+    )

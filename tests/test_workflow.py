@@ -27,6 +27,9 @@ STAGES = [
     "finetune",
     "gene_baseline",
     "score_variants",
+    "synthetic_cohort",
+    "score_cohort",
+    "prioritise",
     "report",
 ]
 

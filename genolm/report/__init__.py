@@ -9,20 +9,8 @@ Modules: `load` (result files, `Run`), `format` (numbers and blocks), `figures` 
 and the section order), `compare` (`compare_runs`).
 """
 
-from pathlib import Path
-
 from genolm.report.build import SECTIONS, build_report
 from genolm.report.compare import compare_runs
-from genolm.report.format import Block
 from genolm.report.load import Run
-from genolm.report.sections import interpretation_section
 
 __all__ = ["SECTIONS", "Run", "build_report", "compare_runs"]
-
-
-def _interpretation(results: Path) -> Block:
-    """Transitional: tests/test_{compress,distill,interpret}.py still import this name.
-
-    Remove once they call `interpretation_section(Run(results))`.
-    """
-    return interpretation_section(Run(Path(results)))

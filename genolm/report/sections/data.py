@@ -24,6 +24,8 @@ def data_section(run: Run) -> Block:
     else:
         blocks.append(h3("Genome"))
         blocks.append(_genome(summary))
+        if summary.get("genomes"):
+            blocks.append(_corpus(summary))
     splits_path = run.results / "preprocess" / "splits.tsv"
     splits = read_table(splits_path, dtype={"contig": str, "split": str})
     if splits is not None:
@@ -62,6 +64,35 @@ def _genome(summary: dict) -> Block:
             ("Windows dropped", fmt(summary.get("dropped_n")) + why),
         ]
     )
+
+
+def _corpus(summary: dict) -> Block:
+    """One row per pretraining-corpus genome: its size, what the filters kept, and windows per split."""
+    rows = []
+    for name, g in summary["genomes"].items():
+        role = (
+            "task genome"
+            if g.get("task_genome")
+            else (f"held out ({g['held_out']})" if g.get("held_out") else "")
+        )
+        if g.get("sequences"):
+            role = "sequences (train only)"
+        splits = g.get("splits", {})
+        rows.append(
+            [
+                name,
+                role or "–",
+                fmt(g.get("contigs")),
+                fmt(g.get("bases_read")),
+                *(fmt(splits.get(s, {}).get("windows")) for s in SPLITS),
+                fmt(sum((g.get("dropped") or {}).values())),
+            ]
+        )
+    caption = (
+        f"Pretraining corpus: {len(rows)} genomes, sampled {summary.get('sampling', 'proportionally')} "
+        "across genomes (train windows after sampling; val and test are never resampled)."
+    )
+    return table(["Genome", "Role", "Contigs", "Bases", *SPLITS, "Dropped"], rows, caption)
 
 
 def _split_totals(splits: pd.DataFrame | None, summary: dict) -> Block:
