@@ -18,18 +18,28 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     compare_runs(args.runs, args.output)
 
 
+def _device(args: argparse.Namespace):
+    """The torch device `--gpus` asks for (a one-line error when it is 1 and torch sees no GPU)."""
+    from genolm.device import resolve_device
+
+    return resolve_device(args.gpus, "--gpus")
+
+
 def _cmd_score_variants(args: argparse.Namespace) -> None:
     from genolm.variants import score_vcf
 
-    score_vcf(args.model, args.vcf, args.genome, args.output, window=args.window)
+    score_vcf(
+        args.model, args.vcf, args.genome, args.output, window=args.window, gpus=args.gpus, setting="--gpus"
+    )
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:
     from genolm.inference import embed, load_pretrained
     from genolm.io.fasta import decode, iter_fasta
 
+    pre = load_pretrained(args.model, _device(args))
     records = [(name, decode(codes)) for name, codes in iter_fasta(args.fasta)]
-    vectors = embed(load_pretrained(args.model), [seq for _, seq in records], max_chunks=args.max_chunks)
+    vectors = embed(pre, [seq for _, seq in records], max_chunks=args.max_chunks)
     write_embeddings([name for name, _ in records], vectors, args.output)
 
 
@@ -90,7 +100,17 @@ def _cmd_prioritise(args: argparse.Namespace) -> None:
 def _cmd_predict(args: argparse.Namespace) -> None:
     from genolm.finetune import predict_fasta
 
-    predict_fasta(args.model, args.fasta, args.out)
+    predict_fasta(args.model, args.fasta, args.out, device=_device(args))
+
+
+def _add_gpus(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gpus",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="1: compute on the GPU (bf16 autocast where supported, larger batches); 0: the CPU (default)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--genome", required=True, help="reference FASTA (plain or gzipped)")
     score.add_argument("--window", type=int, default=128, help="bases around each variant (default 128)")
     score.add_argument("-o", "--output", required=True, help="TSV to write: id, contig, pos, ref, alt, score")
+    _add_gpus(score)
     score.set_defaults(func=_cmd_score_variants)
 
     emb = sub.add_parser("embed", help="mean-pooled embedding of every FASTA record")
@@ -115,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     emb.add_argument("--fasta", required=True, help="FASTA (plain or gzipped), one embedding per record")
     emb.add_argument("--max-chunks", type=int, default=8, help="windows pooled per record (default 8)")
     emb.add_argument("-o", "--output", required=True, help=".npy (matrix, FASTA order) or .tsv (id, e0, ...)")
+    _add_gpus(emb)
     emb.set_defaults(func=_cmd_embed)
 
     risk = sub.add_parser(
@@ -169,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     predict.add_argument("--fasta", required=True, help="FASTA (plain or gzipped), one prediction per record")
     predict.add_argument("-o", "--out", required=True, help="TSV to write: id, prediction, p_<class>, ...")
+    _add_gpus(predict)
     predict.set_defaults(func=_cmd_predict)
 
     args = parser.parse_args(argv)

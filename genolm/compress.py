@@ -10,7 +10,8 @@ safetensors cannot hold packed int8 weights). Throughput is sequences per second
 pass (logits) over the first `max_windows` test windows, best of three passes taken in turns.
 Accuracy is the masked/causal LM loss on the same windows with the same seeded masks
 (genolm.pretrain.evaluate), and the zero-shot AUROC of each disease-risk task on its test split,
-fp32 against int8.
+fp32 against int8. The stage runs on the CPU by design (it has no `gpus` setting): torch's dynamic int8
+kernels are CPU kernels, and what it measures is CPU deployment.
 """
 
 from __future__ import annotations

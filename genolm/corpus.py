@@ -24,15 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from genolm.atomic import atomic_path, write_json
 from genolm.errors import GenolmError
-from genolm.io.fasta import N as N_CODE
-from genolm.io.fasta import iter_fasta
 from genolm.names import SPLITS
-from genolm.splits import SOFT_MASK_MODES, SOFT_MASKED, make_splits, read_splits, window_counts, write_splits
+from genolm.splits import check_soft_mask, make_splits, read_splits, window_counts, write_codes, write_splits
 from genolm.windows import shard_ids, write_shard_plan
 
 SAMPLING = ("proportional", "balanced")
@@ -175,21 +172,9 @@ def encode_genome(
     Returns:
         The contig table (contig, length, offset, n_bases), in file order.
     """
-    if soft_mask not in SOFT_MASK_MODES:
-        raise GenolmError(
-            f"preprocess.soft_mask: got {soft_mask!r}, expected one of {', '.join(SOFT_MASK_MODES)}"
-        )
-    rows, offset = [], 0
+    check_soft_mask(soft_mask)
     with atomic_path(codes_out) as tmp, open(tmp, "wb") as fh:
-        for record in iter_fasta(genome, soft_mask=soft_mask == "drop"):
-            name, codes = record[0], record[1]
-            n_bases = int(np.count_nonzero(codes == N_CODE))
-            if soft_mask == "drop":
-                codes = codes | record[2].view(np.uint8) * np.uint8(SOFT_MASKED)
-            fh.write(memoryview(codes))
-            rows.append((name, len(codes), offset, n_bases))
-            offset += len(codes)
-        contigs = pd.DataFrame(rows, columns=["contig", "length", "offset", "n_bases"])
+        contigs = write_codes(genome, fh, soft_mask=soft_mask)
         with atomic_path(contigs_out) as tmp_contigs:
             contigs.to_csv(tmp_contigs, sep="\t", index=False)
     return contigs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from genolm.corpus import SAMPLING, sha256_of
 from genolm.errors import GenolmError
 from genolm.names import SPLITS
 from genolm.splits import read_splits, write_splits
-from genolm.windows import dedup_masks, write_rows
+from genolm.window_rows import kept_rows, write_split_arrays
+from genolm.windows import WindowFilter
 
 
 def balanced_rows(kept: Mapping[str, int], seed: int) -> dict[str, np.ndarray]:
@@ -56,12 +58,7 @@ def gather_corpus(
     splits_out: str | Path,
     task_provenance: str | Path,
     *,
-    window: int,
-    stride: int,
-    max_n_fraction: float = 0.1,
-    soft_mask: str = "uppercase",
-    max_soft_mask_fraction: float = 0.5,
-    dedup: bool = False,
+    filters: WindowFilter,
     reverse_complement: bool = False,
     sampling: str = "proportional",
     seed: int = 42,
@@ -77,8 +74,8 @@ def gather_corpus(
         splits_out: every genome's split table, contigs written `<genome>:<contig>`.
         task_provenance: the task genome's provenance record: an entry with its SHA-256 that was not
             planned as the task genome (another spec for the same file) is refused.
-        window, stride, max_n_fraction, soft_mask, max_soft_mask_fraction: recorded in the summary.
-        dedup: drop exact duplicate windows across the whole corpus (test, then val, then train wins).
+        filters: recorded in the summary; with `dedup`, exact duplicate windows are dropped across the
+            whole corpus (test, then val, then train wins).
         reverse_complement: follow every train window by its reverse complement.
         sampling: proportional or balanced (module docstring).
         seed: seed of balanced sampling.
@@ -95,26 +92,10 @@ def gather_corpus(
             f"preprocess.corpus.sampling: got {sampling!r}, expected one of {', '.join(SAMPLING)}"
         )
     dirs = [Path(d) for d in genome_dirs]
-    records = [json.loads((d / "genome.json").read_text()) for d in dirs]
-    task_sha = sha256_of(task_provenance)
-    for record in records:
-        if record["sha256"] == task_sha and not record["task_genome"]:
-            raise GenolmError(
-                f"sources.corpus: genome {record['name']!r} is the task genome (same SHA-256 as "
-                "sources.genome) under another source; give it the same source as sources.genome, so that "
-                "its windows follow the task genome's splits"
-            )
-    position = {r["name"]: g for g, r in enumerate(records)}
-    flat = sorted(map(Path, shards), key=lambda s: position[s.parent.parent.name])  # stable: plan order kept
+    records = _genome_records(dirs, task_provenance)
+    flat, groups = _by_genome(shards, records)
     stats = [json.loads((s / "stats.json").read_text()) for s in flat]
-    groups: list[list[int]] = [[] for _ in records]  # per genome: its flat shard indices
-    for i, shard in enumerate(flat):
-        groups[position[shard.parent.parent.name]].append(i)
-    keep = dedup_masks(flat, stats) if dedup else None
-    kept = {  # split -> per flat shard: the kept row indices
-        s: [np.flatnonzero(keep[s][i]) if keep else np.arange(st["kept"][s]) for i, st in enumerate(stats)]
-        for s in SPLITS
-    }
+    kept = kept_rows(flat, stats, dedup=filters.dedup)  # split -> per flat shard: the kept row indices
     per_genome = {s: [sum(len(kept[s][i]) for i in group) for group in groups] for s in SPLITS}
     empty = [s for s in SPLITS if sum(per_genome[s]) == 0]
     if empty:
@@ -124,35 +105,39 @@ def gather_corpus(
             "(preprocess.corpus.val_genomes / test_genomes)"
         )
     train_rows = _train_rows(kept["train"], groups, records, sampling, seed)
-    sizes = {}
-    for split in SPLITS:
-        rows = train_rows if split == "train" else kept[split]
-        parts = [
-            (s / f"{split}.u8", st["kept"][split], None if _all(rows[i], st["kept"][split]) else rows[i])
-            for i, (s, st) in enumerate(zip(flat, stats, strict=True))
-        ]
-        rc = reverse_complement and split == "train"
-        n = write_rows(Path(out_dir) / f"{split}.npy", parts, window, reverse_complement=rc)
-        sizes[split] = {"windows": n, "bases": n * window}
+    rows = {**kept, "train": train_rows}
+    sizes = write_split_arrays(
+        out_dir, flat, stats, rows, filters.window, reverse_complement=reverse_complement
+    )
     _write_corpus_splits(dirs, records, splits_out)
     summary = _summary(records, stats, groups, per_genome, train_rows, sizes, reverse_complement)
-    summary.update(
-        window=window,
-        stride=stride,
-        max_n_fraction=max_n_fraction,
-        soft_mask=soft_mask,
-        max_soft_mask_fraction=max_soft_mask_fraction,
-        dedup=dedup,
-        reverse_complement=reverse_complement,
-        sampling=sampling,
-    )
+    summary.update(asdict(filters), reverse_complement=reverse_complement, sampling=sampling)
     write_json(summary_path, summary)
     return summary
 
 
-def _all(index: np.ndarray, rows: int) -> bool:
-    """Whether `index` takes every row once, in order (so the shard file can be copied as it is)."""
-    return len(index) == rows and np.array_equal(index, np.arange(rows))
+def _genome_records(dirs: Sequence[Path], task_provenance: str | Path) -> list[dict]:
+    """Each genome's genome.json; the task genome planned under another source spec is refused."""
+    records = [json.loads((d / "genome.json").read_text()) for d in dirs]
+    task_sha = sha256_of(task_provenance)
+    for record in records:
+        if record["sha256"] == task_sha and not record["task_genome"]:
+            raise GenolmError(
+                f"sources.corpus: genome {record['name']!r} is the task genome (same SHA-256 as "
+                "sources.genome) under another source; give it the same source as sources.genome, so that "
+                "its windows follow the task genome's splits"
+            )
+    return records
+
+
+def _by_genome(shards: Sequence[str | Path], records: Sequence[dict]) -> tuple[list[Path], list[list[int]]]:
+    """The shards in corpus order (plan order kept within a genome) and, per genome, its indices there."""
+    position = {r["name"]: g for g, r in enumerate(records)}
+    flat = sorted(map(Path, shards), key=lambda s: position[s.parent.parent.name])  # stable
+    groups: list[list[int]] = [[] for _ in records]
+    for i, shard in enumerate(flat):
+        groups[position[shard.parent.parent.name]].append(i)
+    return flat, groups
 
 
 def _train_rows(

@@ -15,6 +15,10 @@ layers). The comparison gives each model's parameters, size (bytes of its saved 
 metric with its bootstrap CI and agreement with the teacher's test predictions; CPU throughput (genes per
 second through `predict_proba`, same batch size, best of three passes in turns) is a timing and goes to
 timing.json with the training time, so identical configs give byte-identical metrics.
+
+With `compress.distill.gpus` the teacher's soft targets and the student's training run on the job's GPU
+(bf16 autocast where supported); both models then return to the CPU, where the int8 teacher can run
+(torch's dynamic int8 kernels are CPU kernels), for the test predictions, the comparison and the timings.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import torch.nn.functional as F
 
 from genolm.atomic import write_json
 from genolm.compress import quantize, state_bytes
+from genolm.device import autocast, resolve_device
 from genolm.errors import GenolmError
 from genolm.finetune import (
     Classifier,
@@ -46,11 +51,12 @@ from genolm.finetune import (
     task_metrics,
     write_results,
 )
-from genolm.inference import Pretrained, chunk_batch, tokenize
+from genolm.inference import Pretrained, chunk_batch, inference_batch_size, tokenize
 from genolm.metrics import MULTILABEL_THRESHOLD
 from genolm.models import build_model, count_parameters
 
 LOG = logging.getLogger(__name__)
+CPU = torch.device("cpu")
 INITS = ("teacher", "random")
 #: Names in a layer's state-dict keys: bert/roberta `layer.N`, modernbert/llama `layers.N`, gpt2 `h.N`.
 LAYER_KEY = re.compile(r"\.(layer|layers|h)\.(\d+)\.")
@@ -138,13 +144,16 @@ def build_student(teacher: Classifier, settings: DistillSettings) -> Classifier:
 
 @torch.no_grad()
 def teacher_logits(teacher: Classifier, seqs: list[str]) -> torch.Tensor:
-    """The teacher's logits per gene (eval mode, chunked and pooled as in training)."""
+    """The teacher's float32 logits per gene (eval mode, chunked and pooled as in training), on its device."""
     teacher.module.eval()
-    out = []
-    for i in range(0, len(seqs), teacher.batch_size):
-        part = seqs[i : i + teacher.batch_size]
+    device, out = teacher.device, []
+    step = inference_batch_size(device, teacher.batch_size)
+    for i in range(0, len(seqs), step):
+        part = seqs[i : i + step]
         chunks, owner, _ = chunk_batch(part, teacher.window, teacher.max_chunks)
-        out.append(teacher.module(tokenize(teacher.tokenizer, chunks), owner, len(part)))
+        with autocast(device):
+            logits = teacher.module(tokenize(teacher.tokenizer, chunks).to(device), owner, len(part))
+        out.append(logits.float())
     return torch.cat(out)
 
 
@@ -185,15 +194,16 @@ def classifier_throughputs(classifiers: dict[str, Classifier], seqs: list[str], 
 def distill_classifier(
     teacher: Classifier, parts: dict[str, pd.DataFrame], settings: DistillSettings
 ) -> tuple[Classifier, dict]:
-    """Train a student on the train split against the teacher's soft targets and the labels."""
-    student = build_student(teacher, settings)
+    """Train a student on the train split against the teacher's soft targets and the labels, on the
+    teacher's device."""
+    student = build_student(teacher, settings).to(teacher.device)
     multilabel = teacher.task_type == "multilabel"
     y_train = targets(parts["train"])
-    hard_loss = imbalance_loss(y_train, len(teacher.classes), teacher.task_type)
+    hard_loss = imbalance_loss(y_train, len(teacher.classes), teacher.task_type).to(teacher.device)
     soft = teacher_logits(teacher, parts["train"]["sequence"].tolist())
 
     def batch_loss(logits: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
-        target = torch.from_numpy(y_train[idx])
+        target = torch.from_numpy(y_train[idx]).to(logits.device)
         hard = hard_loss(logits, target.float() if multilabel else target)
         kd = soft_loss(logits, soft[idx], settings.temperature, multilabel)
         return settings.alpha * kd + (1 - settings.alpha) * hard
@@ -221,11 +231,17 @@ def run_distill(
     settings: DistillSettings,
     *,
     task_type: str | None = None,
+    gpus: int = 0,
 ) -> dict:
     """Distil and quantize the teacher of one gene-function task; write the student's predictions, metrics
-    and classifier, the teacher/student/int8 comparison and the timings (module doc)."""
+    and classifier, the teacher/student/int8 comparison and the timings (module doc).
+
+    Distillation runs on a GPU when the job holds one (`gpus`, from `compress.distill.gpus`); a GPU
+    configured but not visible is a GenolmError naming that setting.
+    """
+    device = resolve_device(gpus, "compress.distill.gpus")
     torch.set_num_threads(settings.threads)
-    teacher = load_classifier(teacher_dir)
+    teacher = load_classifier(teacher_dir).to(device)
     if task_type is not None and task_type != teacher.task_type:
         raise GenolmError(f"{teacher_dir}: a {teacher.task_type} classifier, the task is {task_type}")
     table, classes = load_table(table_tsv, teacher.task_type)
@@ -235,6 +251,7 @@ def run_distill(
     start = time.perf_counter()
     student, info = distill_classifier(teacher, parts, settings)
     train_seconds = time.perf_counter() - start
+    teacher, student = teacher.to(CPU), student.to(CPU)
     save_classifier(student, student_dir, method="distilled", seed=settings.seed)
     int8 = dataclasses.replace(teacher, module=quantize(teacher.module))
     models = {"teacher": teacher, "student": student, "int8_teacher": int8}
@@ -248,6 +265,7 @@ def run_distill(
         "teacher": str(teacher_dir),
         "settings": dataclasses.asdict(settings),
         "student_config": _shape(student.pretrained),
+        **({} if device.type == "cpu" else {"device": str(device)}),  # CPU runs keep their metrics' bytes
     }
     metrics = write_results(
         parts["test"],

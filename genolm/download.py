@@ -19,9 +19,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import requests
@@ -106,19 +107,14 @@ def fetch(
             raise GenolmError(f"{url}: is a directory; expected a file (name the file inside it)")
         if not local.is_file():
             raise NotFoundError(f"{url}: no such file")
-        with atomic_path(dest) as tmp:
-            shutil.copyfile(local, tmp)
-            digests = _verify(tmp, url, expected)
+        digests = _write_verified(dest, lambda tmp: shutil.copyfile(local, tmp), url, expected)
         return _record(url, dest, digests, _now(), from_cache=False)
 
     get = _attempts(url, retries=retries, timeout=timeout, backoff=backoff)
     if cache_dir is None:
         if offline:
             raise GenolmError(f"{url}: offline mode needs a cache_dir holding this file, and none was given")
-        with atomic_path(dest) as tmp:
-            get(tmp)
-            digests = _verify(tmp, url, expected)
-        return _record(url, dest, digests, _now(), from_cache=False)
+        return _record(url, dest, _write_verified(dest, get, url, expected), _now(), from_cache=False)
 
     cached, sidecar = cache_paths(cache_dir, url)
     meta = _cache_hit(cached, sidecar, url, expected)
@@ -126,9 +122,7 @@ def fetch(
     if meta is None:
         if offline:
             raise GenolmError(f"{url}: offline mode and not in the cache {cache_dir}")
-        with atomic_path(cached) as tmp:
-            get(tmp)
-            digests = _verify(tmp, url, expected)
+        digests = _write_verified(cached, get, url, expected)
         meta = {"source": url, "fetched_at": _now(), **digests}
         write_json(sidecar, meta)
     _link_or_copy(cached, dest)
@@ -136,21 +130,30 @@ def fetch(
     return _record(url, dest, digests, meta["fetched_at"], from_cache=from_cache)
 
 
-def read_text(
-    url: str,
-    *,
-    cache_dir: str | os.PathLike | None = None,
-    offline: bool = False,
-    retries: int = 5,
-    timeout: float = 60.0,
-    backoff: float = 1.0,
-) -> str:
-    """Fetch a small text file (listing, checksum file) through `fetch`, so it is cached and retried too."""
+def _write_verified(path: Path, write: Callable[[Path], object], url: str, expected: dict[str, str]) -> dict:
+    """`write(tmp)` the file, then check it against `expected`: nothing reaches `path` unless it matches.
+
+    Returns:
+        Its digests (size, md5, sha256; bsdsum when one is expected).
+    """
+    with atomic_path(path) as tmp:
+        write(tmp)
+        return _verify(tmp, url, expected)
+
+
+def read_text(url: str, **options: Any) -> str:
+    """Fetch a small text file (listing, checksum file) through `fetch`, so it is cached and retried too.
+
+    Args:
+        url: as for `fetch`.
+        options: `fetch`'s keyword options (cache_dir, offline, retries, timeout, backoff).
+
+    Returns:
+        The file's text (undecodable bytes replaced).
+    """
     with tempfile.TemporaryDirectory(prefix="genolm-text-") as tmp:
         path = Path(tmp) / "text"
-        fetch(
-            url, path, cache_dir=cache_dir, offline=offline, retries=retries, timeout=timeout, backoff=backoff
-        )
+        fetch(url, path, **options)
         return path.read_text(errors="replace")
 
 

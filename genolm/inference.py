@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from genolm.device import autocast
 from genolm.errors import GenolmError
 from genolm.models import load_model
 from genolm.tokenizers import overlapping_kmers, tokenizer_kind
@@ -24,9 +25,35 @@ class Pretrained:
     window: int
     objective: str
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights sit (and so where its inputs must go)."""
+        return next(self.model.parameters()).device
 
-def load_pretrained(model_dir: str | Path) -> Pretrained:
-    """Load a directory written by the pretrain stage (safetensors, local files only)."""
+
+#: How many times the CPU batch an inference pass takes on a GPU: enough rows to fill the device, while
+#: the CPU keeps the small batches its outputs were produced with.
+CUDA_BATCH_FACTOR = 8
+
+
+def inference_batch_size(device: torch.device, cpu_batch: int) -> int:
+    """Rows per inference batch on `device`: `cpu_batch` on the CPU, CUDA_BATCH_FACTOR times it on a GPU."""
+    return cpu_batch * CUDA_BATCH_FACTOR if device.type == "cuda" else cpu_batch
+
+
+def load_pretrained(model_dir: str | Path, device: torch.device | None = None) -> Pretrained:
+    """Load a directory written by the pretrain stage (safetensors, local files only), in eval mode.
+
+    Args:
+        model_dir: the model directory.
+        device: where the model goes (default: where it loads, the CPU).
+
+    Returns:
+        The model, tokenizer, window and objective.
+
+    Raises:
+        GenolmError: not a model directory written by the pretrain stage.
+    """
     model_dir = Path(model_dir)
     meta_path = model_dir / "genolm.json"
     if not meta_path.is_file():
@@ -37,6 +64,8 @@ def load_pretrained(model_dir: str | Path) -> Pretrained:
     model = load_model(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     model.eval()
+    if device is not None:
+        model.to(device)
     return Pretrained(model, tokenizer, int(meta["window"]), meta["objective"])
 
 
@@ -91,14 +120,20 @@ def chunk_batch(seqs: list[str], window: int, max_chunks: int) -> tuple[list[str
 
 
 @torch.no_grad()
-def embed(pre: Pretrained, seqs: list[str], *, batch_size: int = 32, max_chunks: int = 8) -> np.ndarray:
+def embed(
+    pre: Pretrained, seqs: list[str], *, batch_size: int | None = None, max_chunks: int = 8
+) -> np.ndarray:
     """Mean-pooled final-layer embeddings of whole sequences (chunked to the model's window), computed on
-    the model's device."""
-    encoder = pre.model.base_model
+    the model's device (bf16 autocast on a GPU that supports it); `batch_size` sequences at a time
+    (default: 32 on the CPU, more on a GPU, see `inference_batch_size`)."""
+    encoder, device = pre.model.base_model, pre.device
+    batch_size = batch_size or inference_batch_size(device, 32)
     out = []
     for i in range(0, len(seqs), batch_size):
         part = seqs[i : i + batch_size]
         chunks, owner, _ = chunk_batch(part, pre.window, max_chunks)
-        batch = tokenize(pre.tokenizer, chunks).to(encoder.device)
-        out.append(pooled_chunks(encoder, batch, owner, len(part)).float().cpu().numpy())
+        batch = tokenize(pre.tokenizer, chunks).to(device)
+        with autocast(device):
+            pooled = pooled_chunks(encoder, batch, owner, len(part))
+        out.append(pooled.float().cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, pre.model.config.hidden_size))

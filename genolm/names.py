@@ -15,23 +15,34 @@ SPLITS = ("train", "val", "test")
 #: Gene-function methods that adapt or read the pretrained model.
 GENE_MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
 #: Gene-function baselines, always run on the same split and test rows as the model methods.
-GENE_BASELINES = ("kmer_lr", "majority")
+GENE_BASELINES = ("kmer_lr", "majority", "cnn")
+#: Gene-function controls, always run: a model method's architecture and recipe without its pretraining
+#: (`random_init`: finetune_full on an encoder re-initialised from the pretrained model's config).
+GENE_CONTROLS = ("random_init",)
 #: Gene-function methods whose saved classifier can be explained (a soft prompt has no input attribution).
 EXPLAINABLE_GENE_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "probe")
 GENE_TASK_TYPES = ("binary", "multiclass", "multilabel")
 #: Separator of a gene's labels in a multi-label table's `label` column.
 LABEL_SEP = ";"
 
-#: Disease-risk methods that read the pretrained model.
-VARIANT_MODEL_METHODS = ("zeroshot", "supervised")
-#: Disease-risk baselines; `consequence` runs only where an annotation gives consequence codes.
-VARIANT_BASELINES = ("kmer_lr", "consequence")
-VARIANT_METHODS = VARIANT_MODEL_METHODS + VARIANT_BASELINES
+#: Disease-risk methods that read the pretrained model (`combined`: supervised's LM features plus the
+#: consequence features, to tell whether the LM adds to the annotation).
+VARIANT_MODEL_METHODS = ("zeroshot", "supervised", "combined")
+#: Disease-risk baselines (`cnn`: a one-hot CNN on the ref/alt windows, trained from scratch).
+VARIANT_BASELINES = ("kmer_lr", "consequence", "cnn")
+#: Disease-risk controls: `supervised` on the features of an encoder re-initialised from its config.
+VARIANT_CONTROLS = ("supervised_random_init",)
+#: Disease-risk methods that read an annotation's consequence codes: they run only where one is configured.
+ANNOTATION_METHODS = ("consequence", "combined")
+VARIANT_METHODS = VARIANT_MODEL_METHODS + VARIANT_BASELINES + VARIANT_CONTROLS
 VARIANT_CLASSES = ("benign", "pathogenic")
 
 #: Every model method, in the order the report lists them (supervised before zero-shot).
-MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot")
-BASELINE_METHODS = ("consequence", "kmer_lr", "majority")
+MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot", "combined")
+#: Every control, in report order: pretrained architectures without pretraining (not baselines: the
+#: report's best-baseline answer leaves them out and compares each with its pair, PRETRAINING_CONTROLS).
+CONTROL_METHODS = (*GENE_CONTROLS, *VARIANT_CONTROLS)
+BASELINE_METHODS = ("consequence", "kmer_lr", "cnn", "majority")
 
 #: Each pretrained method and its control: the same architecture and recipe on a randomly initialised
 #: encoder. The report's "did pretraining help?" compares each pair on the same test rows.

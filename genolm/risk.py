@@ -18,6 +18,7 @@ import pandas as pd
 from genolm.atomic import atomic_path, write_json
 from genolm.errors import GenolmError
 from genolm.io.contigs import canonical_contig
+from genolm.io.tables import read_user_table
 from genolm.io.vcf import read_genotypes
 from genolm.metrics import classification_metrics
 
@@ -28,10 +29,7 @@ RISK_SCORES = ("score_sum", "score_max")
 
 def read_scores(path: str | Path) -> dict[tuple[str, int, str, str], float]:
     """(contig key, pos, ref, alt) -> score; contig names are matched spelling-independently (MT = chrM)."""
-    try:
-        table = pd.read_csv(path, sep="\t", dtype={"contig": str, "ref": str, "alt": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise GenolmError(f"{path}: not a readable TSV ({str(err).splitlines()[0]})") from err
+    table = read_user_table(path, dtype={"contig": str, "ref": str, "alt": str})
     missing = [c for c in ("contig", "pos", "ref", "alt", "score") if c not in table.columns]
     if missing:
         raise GenolmError(f"{path}: missing column(s) {', '.join(missing)}; expected a scores TSV")
@@ -49,12 +47,7 @@ def read_scores(path: str | Path) -> dict[tuple[str, int, str, str], float]:
 
 def read_case_labels(path: str | Path) -> dict[str, int]:
     """sample -> 1 (case) or 0 (control) from a TSV with columns sample and label (case/control or 1/0)."""
-    try:
-        table = pd.read_csv(path, sep="\t", dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise GenolmError(f"{path}: not a readable TSV ({str(err).splitlines()[0]})") from err
-    if not {"sample", "label"} <= set(table.columns):
-        raise GenolmError(f"{path}: expected columns sample and label, got {', '.join(table.columns)}")
+    table = read_user_table(path, ("sample", "label"), dtype=str)
     labels = table["label"].str.strip().str.lower()
     bad = labels[~labels.isin(CASE.keys())]
     if len(bad):

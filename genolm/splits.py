@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from genolm.names import SPLITS
 
 SOFT_MASK_MODES = ("uppercase", "drop")
 SOFT_MASKED = 8  # bit set on a base code in the genome code file when the FASTA had it in lowercase
+CONTIG_COLUMNS = ["contig", "length", "offset", "n_bases"]
 #: `auto` uses whole contigs only with at least this many (free) contigs.
 AUTO_MIN_CONTIGS = 10
 #: `auto` keeps each split within this fraction of its target share when the units allow.
@@ -245,64 +246,83 @@ def split_genome(
     the genome as `source` (what the user configured) when given.
     """
     with in_user_terms({genome: source or os.fspath(genome)}):
-        return _split_genome(
-            genome, splits_out, contigs_out, codes_out, window, stride, soft_mask, seed, split
-        )
+        check_soft_mask(soft_mask)
+        with atomic_path(codes_out) as tmp, open(tmp, "wb") as fh:
+            contigs = write_codes(genome, fh, soft_mask=soft_mask)
+            table = _genome_splits(genome, contigs, window, stride, seed, split)
+            write_splits(table, splits_out)
+            with atomic_path(contigs_out) as tmp_contigs:
+                contigs.to_csv(tmp_contigs, sep="\t", index=False)
+    return table
 
 
-def _split_genome(
+def _genome_splits(
     genome: str | Path,
-    splits_out: str | Path,
-    contigs_out: str | Path,
-    codes_out: str | Path,
+    contigs: pd.DataFrame,
     window: int,
     stride: int,
-    soft_mask: str,
     seed: int,
     split: Mapping[str, Any] | None,
 ) -> pd.DataFrame:
+    """The split table of the contigs, refused when a split holds no full window."""
+    longest = int(contigs["length"].max())
+    if longest < window:
+        raise GenolmError(
+            f"{genome}: preprocess.window {window} is longer than every contig (longest {longest} bp); "
+            "lower preprocess.window"
+        )
+    table = make_splits(
+        dict(zip(contigs["contig"], contigs["length"], strict=True)), seed=seed, **(split or {})
+    )
+    empty = [s for s, n in window_counts(table, window, stride).items() if n == 0]
+    if empty:
+        raise GenolmError(
+            f"preprocess.split: the {', '.join(empty)} interval(s) hold no full {window} bp window; "
+            "lower preprocess.window or raise block_size / the split fractions"
+        )
+    return table
+
+
+def check_soft_mask(soft_mask: str) -> None:
+    """Refuse a soft-mask mode the stages do not know, before any file is read.
+
+    Raises:
+        GenolmError: `soft_mask` is not one of SOFT_MASK_MODES (named as the config key).
+    """
     if soft_mask not in SOFT_MASK_MODES:
         raise GenolmError(
             f"preprocess.soft_mask: got {soft_mask!r}, expected one of {', '.join(SOFT_MASK_MODES)}"
         )
-    rows = []
-    offset = 0
-    with atomic_path(codes_out) as tmp, open(tmp, "wb") as fh:
-        for record in iter_fasta(genome, soft_mask=soft_mask == "drop"):
-            name, codes = record[0], record[1]
-            n_bases = int(np.count_nonzero(codes == N_CODE))
-            if soft_mask == "drop":
-                codes = codes | record[2].view(np.uint8) * np.uint8(SOFT_MASKED)
-            fh.write(memoryview(codes))
-            rows.append((name, len(codes), offset, n_bases))
-            offset += len(codes)
-        contigs = pd.DataFrame(rows, columns=["contig", "length", "offset", "n_bases"])
-        longest = int(contigs["length"].max())
-        if longest < window:
-            raise GenolmError(
-                f"{genome}: preprocess.window {window} is longer than every contig (longest {longest} bp); "
-                "lower preprocess.window"
-            )
-        table = make_splits(
-            dict(zip(contigs["contig"], contigs["length"], strict=True)), seed=seed, **(split or {})
-        )
-        empty = [s for s, n in window_counts(table, window, stride).items() if n == 0]
-        if empty:
-            raise GenolmError(
-                f"preprocess.split: the {', '.join(empty)} interval(s) hold no full {window} bp window; "
-                "lower preprocess.window or raise block_size / the split fractions"
-            )
-        write_splits(table, splits_out)
-        with atomic_path(contigs_out) as tmp_contigs:
-            contigs.to_csv(tmp_contigs, sep="\t", index=False)
-    return table
+
+
+def write_codes(genome: str | Path, out: BinaryIO, *, soft_mask: str) -> pd.DataFrame:
+    """Write every contig's base codes to `out`, back to back, in one FASTA pass.
+
+    Args:
+        genome: the FASTA (plain or gzipped).
+        out: the open genome code file (one byte a base).
+        soft_mask: with "drop", a soft-masked (lowercase) base's code gets SOFT_MASKED added.
+
+    Returns:
+        The contig table (CONTIG_COLUMNS: contig, length, offset into `out`, n_bases), in file order.
+    """
+    rows, offset = [], 0
+    for record in iter_fasta(genome, soft_mask=soft_mask == "drop"):
+        name, codes = record[0], record[1]
+        n_bases = int(np.count_nonzero(codes == N_CODE))
+        if soft_mask == "drop":
+            codes = codes | record[2].view(np.uint8) * np.uint8(SOFT_MASKED)
+        out.write(memoryview(codes))
+        rows.append((name, len(codes), offset, n_bases))
+        offset += len(codes)
+    return pd.DataFrame(rows, columns=CONTIG_COLUMNS)
 
 
 def read_contigs(path: str | Path) -> pd.DataFrame:
     """Read the contig table written by `split_genome`."""
     table = pd.read_csv(path, sep="\t", dtype={"contig": str})
-    if list(table.columns) != ["contig", "length", "offset", "n_bases"]:
-        raise GenolmError(f"{path}: expected columns contig, length, offset, n_bases")
+    if list(table.columns) != CONTIG_COLUMNS:
+        raise GenolmError(f"{path}: expected columns {', '.join(CONTIG_COLUMNS)}")
     return table
 
 

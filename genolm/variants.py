@@ -1,4 +1,5 @@
-"""Disease-risk scoring of variants: zero-shot likelihood ratios, a supervised head, a k-mer baseline.
+"""Disease-risk scoring of variants: zero-shot likelihood ratios, a supervised head, its controls and
+baselines (k-mer, consequence, one-hot CNN), and the LM and consequence features combined.
 
 Zero-shot score (documented in README): for a masked LM, every token that overlaps the variant
 base is masked in the reference window and in the alternative window; the score is
@@ -12,6 +13,7 @@ pathogenicity `score` written out is minus that log-likelihood ratio.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,11 @@ import torch
 
 from genolm.atomic import atomic_path, write_json
 from genolm.baselines import fit_logistic, kmer_matrix, predict_proba
+from genolm.baselines.cnn import CNNSettings, variant_cnn_proba
+from genolm.device import autocast, resolve_device
 from genolm.errors import GenolmError
-from genolm.inference import Pretrained, embed, load_pretrained, tokenize
+from genolm.finetune.random_init import reinitialised
+from genolm.inference import Pretrained, embed, inference_batch_size, load_pretrained, tokenize
 from genolm.io.tables import read_table
 from genolm.metrics import binary_scores, classification_metrics
 from genolm.names import VARIANT_CLASSES, VARIANT_COLUMNS, VARIANT_METHODS
@@ -79,23 +84,28 @@ def _masked_logprob(pre: Pretrained, windows: list[str], bases: list[int]) -> np
     enc, covered = _covering_tokens(pre, windows, bases)
     if not covered.any(1).all():
         raise GenolmError("zero-shot scoring: the tokenizer gave no token covering a variant base")
+    enc, covered = enc.to(pre.device), covered.to(pre.device)
     inputs = enc["input_ids"].masked_fill(covered, pre.tokenizer.mask_token_id)
-    logits = pre.model(input_ids=inputs, attention_mask=enc["attention_mask"]).logits
+    with autocast(pre.device):
+        logits = pre.model(input_ids=inputs, attention_mask=enc["attention_mask"]).logits
     logp = torch.log_softmax(logits.float(), -1).gather(-1, enc["input_ids"].unsqueeze(-1)).squeeze(-1)
-    return (logp * covered).sum(1).numpy()
+    return (logp * covered).sum(1).cpu().numpy()
 
 
 @torch.no_grad()
 def _sequence_logprob(pre: Pretrained, windows: list[str]) -> np.ndarray:
     """Total log-likelihood of each window under a causal LM."""
-    enc = tokenize(pre.tokenizer, windows)
-    logits = pre.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits[:, :-1]
+    enc = tokenize(pre.tokenizer, windows).to(pre.device)
+    with autocast(pre.device):
+        logits = pre.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits[:, :-1]
     logp = torch.log_softmax(logits.float(), -1).gather(-1, enc["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)
-    return (logp * enc["attention_mask"][:, 1:]).sum(1).numpy()
+    return (logp * enc["attention_mask"][:, 1:]).sum(1).cpu().numpy()
 
 
-def zero_shot_llr(pre: Pretrained, table: pd.DataFrame, batch_size: int = 64) -> np.ndarray:
-    """log-likelihood ratio alt vs ref per variant, averaged over both strands (see module doc)."""
+def zero_shot_llr(pre: Pretrained, table: pd.DataFrame, batch_size: int | None = None) -> np.ndarray:
+    """log-likelihood ratio alt vs ref per variant, averaged over both strands (see module doc), on the
+    model's device, `batch_size` variants at a time (default 64 on the CPU, more on a GPU)."""
+    batch_size = batch_size or inference_batch_size(pre.device, 64)
     out = []
     for i in range(0, len(table), batch_size):
         part = table.iloc[i : i + batch_size]
@@ -151,6 +161,50 @@ def _local(windows: pd.Series, offsets: pd.Series, flank: int) -> list[str]:
     return [w[max(0, o - flank) : o + flank + 1] for w, o in zip(windows, offsets, strict=True)]
 
 
+def _lm_features(pre: Pretrained, parts: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    """Per split: the alt-minus-ref and the mean of the ref and alt windows' pooled embeddings."""
+    feats = {}
+    for s, p in parts.items():
+        ref = embed(pre, p["ref_window"].tolist())
+        alt = embed(pre, p["alt_window"].tolist())
+        feats[s] = np.hstack([alt - ref, (alt + ref) / 2])
+    return feats
+
+
+def _features(method: str, table: pd.DataFrame, parts: dict, model_dir, device, seed: int):
+    """(split -> feature matrix, what metrics.json records about them) of a logistic-regression method."""
+    if method in ("supervised", "supervised_random_init", "combined"):
+        pre = load_pretrained(model_dir, device)
+        info = {
+            "objective": pre.objective,
+            "features": "embedding alt-ref, mean",
+            **({} if device.type == "cpu" else {"device": str(device)}),  # CPU runs keep their bytes
+        }
+        if method == "supervised_random_init":
+            pre = reinitialised(pre, seed)
+            info["encoder"] = f"re-initialised from the pretrained config (seed {seed})"
+        feats = _lm_features(pre, parts)
+        if method == "combined":
+            annotation = consequence_features(table)
+            feats = {
+                s: np.hstack([f, annotation[(table["split"] == s).to_numpy()]]) for s, f in feats.items()
+            }
+            info["features"] += "; consequence one-hot, position in gene"
+        return feats, info
+    if method == "kmer_lr":
+        feats = {}
+        for s, p in parts.items():
+            ref = kmer_matrix(_local(p["ref_window"], p["offset"], 8), ks=(1, 2, 3))
+            alt = kmer_matrix(_local(p["alt_window"], p["offset"], 8), ks=(1, 2, 3))
+            feats[s] = np.hstack([alt - ref, ref])
+        return feats, {"features": "k=1..3 profiles of +-8 bp, alt-ref and ref"}
+    if method == "consequence":
+        annotation = consequence_features(table)
+        feats = {s: annotation[(table["split"] == s).to_numpy()] for s in parts}
+        return feats, {"features": "consequence one-hot, position in gene"}
+    raise GenolmError(f"disease_risk method: got {method!r}, expected one of {', '.join(METHODS)}")
+
+
 def score_variants(
     table_tsv: str | Path,
     method: str,
@@ -160,57 +214,67 @@ def score_variants(
     model_dir: str | Path | None = None,
     seed: int = 42,
     threads: int = 2,
+    gpus: int = 0,
+    cnn: dict | None = None,
 ) -> dict:
-    """Score the test variants of a task with `method` (one of METHODS)."""
+    """Score the test variants of a task with `method` (one of METHODS).
+
+    `supervised`, `supervised_random_init` (the same on an encoder re-initialised from the model's
+    config), `combined` (supervised's features plus the consequence features), `kmer_lr` and
+    `consequence` are balanced logistic regressions on their features, C chosen on val; `cnn` is a
+    one-hot CNN trained from scratch on the ref/alt windows (`cnn`: `CNNSettings` fields other than the
+    seed, the `disease_risk.cnn` section), its learning rate chosen by validation AUROC.
+
+    The model methods compute on a GPU when the job holds one (`gpus`, the rule's gpu resource set by
+    `disease_risk.gpus`), and their metrics.json then records the `device`; CPU runs keep their bytes.
+
+    Raises:
+        GenolmError: an unknown method, a malformed table, or `gpus` > 0 without a visible GPU.
+    """
+    device = resolve_device(gpus, "disease_risk.gpus")
+    on_gpu = {} if device.type == "cpu" else {"device": str(device)}
     torch.set_num_threads(threads)
     table = load_variant_table(table_tsv)
     parts = {s: table[table["split"] == s] for s in ("train", "val", "test")}
     y = {s: p["label"].to_numpy() for s, p in parts.items()}
     if method == "zeroshot":
-        pre = load_pretrained(model_dir)
+        pre = load_pretrained(model_dir, device)
         score = -zero_shot_llr(pre, parts["test"])
-        info = {"objective": pre.objective, "n_train": 0}
-    elif method == "supervised":
-        pre = load_pretrained(model_dir)
-        feats = {}
-        for s, p in parts.items():
-            ref = embed(pre, p["ref_window"].tolist())
-            alt = embed(pre, p["alt_window"].tolist())
-            feats[s] = np.hstack([alt - ref, (alt + ref) / 2])
-        model = fit_logistic(feats["train"], y["train"], feats["val"], y["val"], n_classes=2, seed=seed)
-        score = _logit(predict_proba(model, feats["test"], 2)[:, 1])
+        info = {"objective": pre.objective, "n_train": 0, **on_gpu}
+    elif method == "cnn":
+        settings = CNNSettings(**{**(cnn or {}), "seed": seed})
+        pairs = {s: list(zip(p["ref_window"], p["alt_window"], strict=True)) for s, p in parts.items()}
+        proba, record = variant_cnn_proba(pairs, y, settings)
+        score = _logit(proba)
         info = {
-            "objective": pre.objective,
             "n_train": len(parts["train"]),
-            "features": "embedding alt-ref, mean",
+            "features": "one-hot ref window and alt-ref difference (8 channels)",
+            "cnn": {**record, "settings": asdict(settings)},
         }
-    elif method == "kmer_lr":
-        feats = {}
-        for s, p in parts.items():
-            ref = kmer_matrix(_local(p["ref_window"], p["offset"], 8), ks=(1, 2, 3))
-            alt = kmer_matrix(_local(p["alt_window"], p["offset"], 8), ks=(1, 2, 3))
-            feats[s] = np.hstack([alt - ref, ref])
+    else:
+        feats, info = _features(method, table, parts, model_dir, device, seed)
         model = fit_logistic(feats["train"], y["train"], feats["val"], y["val"], n_classes=2, seed=seed)
         score = _logit(predict_proba(model, feats["test"], 2)[:, 1])
-        info = {"n_train": len(parts["train"]), "features": "k=1..3 profiles of +-8 bp, alt-ref and ref"}
-    elif method == "consequence":
-        feats = consequence_features(table)
-        x = {s: feats[(table["split"] == s).to_numpy()] for s in parts}
-        model = fit_logistic(x["train"], y["train"], x["val"], y["val"], n_classes=2, seed=seed)
-        score = _logit(predict_proba(model, x["test"], 2)[:, 1])
-        info = {"n_train": len(parts["train"]), "features": "consequence one-hot, position in gene"}
-    else:
-        raise GenolmError(f"disease_risk method: got {method!r}, expected one of {', '.join(METHODS)}")
+        info = {"n_train": len(parts["train"]), **info}
     return write_scores(parts["test"], score, method, scores_tsv, metrics_json, info, seed)
 
 
 def score_vcf(
-    model_dir: str | Path, vcf: str | Path, genome: str | Path, out_tsv: str | Path, *, window: int = 128
+    model_dir: str | Path,
+    vcf: str | Path,
+    genome: str | Path,
+    out_tsv: str | Path,
+    *,
+    window: int = 128,
+    gpus: int = 0,
+    setting: str = "disease_risk.gpus",
 ) -> pd.DataFrame:
-    """Zero-shot pathogenicity scores (minus the LLR) of every SNV in a VCF; used by `genolm score-variants`.
+    """Zero-shot pathogenicity scores (minus the LLR) of every SNV in a VCF; used by `genolm score-variants`
+    and the score_cohort rule, on a GPU when `gpus` > 0 (`setting` names where that count came from).
 
     Variants whose window would leave the contig, and non-SNVs, are skipped and counted in the log.
     """
+    device = resolve_device(gpus, setting)
     from genolm.io.contigs import reconcile_contigs
     from genolm.io.fasta import decode, read_genome
     from genolm.io.vcf import read_variants_counted
@@ -243,7 +307,7 @@ def score_vcf(
         w[: window // 2] + a + w[window // 2 + 1 :]
         for w, a in zip(table["ref_window"], table["alt"], strict=True)
     ]
-    table["score"] = np.round(-zero_shot_llr(load_pretrained(model_dir), table), 6)
+    table["score"] = np.round(-zero_shot_llr(load_pretrained(model_dir, device), table), 6)
     out = table[["id", "contig", "pos", "ref", "alt", "score"]]
     with atomic_path(out_tsv) as tmp:
         out.to_csv(tmp, sep="\t", index=False)

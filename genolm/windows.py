@@ -5,19 +5,19 @@ Three steps, each a workflow rule: `plan_shards` groups the split intervals into
 window is lost or doubled); `window_shard` cuts and filters one shard's windows from the genome code file
 that the splits stage wrote (random access, so no shard decompresses the FASTA); `gather_windows`
 deduplicates across shards and streams them into the final `{split}.npy` files. Memory stays bounded:
-a shard holds one chunk of windows at a time and the gather streams shard files into the `.npy` files.
+a shard holds one chunk of windows at a time and the gather streams shard files into the `.npy` files
+(genolm/window_rows.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,14 +25,38 @@ import pandas as pd
 from genolm.atomic import atomic_path, write_json
 from genolm.errors import GenolmError
 from genolm.io.fasta import N as N_CODE
-from genolm.sequence import reverse_complement_codes
-from genolm.splits import SOFT_MASK_MODES, SOFT_MASKED, SPLITS, read_contigs, read_splits, split_genome
+from genolm.splits import SOFT_MASKED, SPLITS, check_soft_mask, read_contigs, read_splits, split_genome
+from genolm.window_rows import CHUNK_WINDOWS, kept_rows, window_hashes, write_split_arrays
 
 LOG = logging.getLogger(__name__)
 PLAN_COLUMNS = ["shard", "contig", "start", "end", "split"]
-CHUNK_WINDOWS = 1 << 15  # windows handled at once: bounds a shard's and the gather's working memory
-DEDUP_PRIORITY = ("test", "val", "train")  # a window in several splits is kept in the first of these
 BASE_BITS = SOFT_MASKED - 1  # low bits of a genome code byte: the base code
+
+
+@dataclass(frozen=True)
+class WindowFilter:
+    """How windows are cut and filtered: the preprocess keys of the same names, listed once for every
+    stage that cuts, joins or records windows (`window_shard`, `gather_windows`, `gather_corpus`).
+    """
+
+    window: int
+    stride: int
+    max_n_fraction: float = 0.1
+    soft_mask: str = "uppercase"
+    max_soft_mask_fraction: float = 0.5
+    dedup: bool = False
+
+    def check(self) -> None:
+        """Refuse settings no window can be cut with; called by the stage, so the error is its log line.
+
+        Raises:
+            GenolmError: a window or stride below 1, or an unknown soft_mask mode.
+        """
+        if self.stride < 1 or self.window < 1:
+            raise GenolmError(
+                f"preprocess: window ({self.window}) and stride ({self.stride}) must be positive"
+            )
+        check_soft_mask(self.soft_mask)
 
 
 def window_starts(start: int, end: int, window: int, stride: int) -> np.ndarray:
@@ -109,19 +133,15 @@ def window_shard(
     shard: int,
     out_dir: str | Path,
     *,
-    window: int,
-    stride: int,
-    max_n_fraction: float = 0.1,
-    soft_mask: str = "uppercase",
-    max_soft_mask_fraction: float = 0.5,
-    dedup: bool = False,
+    filters: WindowFilter,
 ) -> dict:
     """The windows_shard stage: cut and filter one shard's windows into `out_dir`.
 
     Writes raw `{split}.u8` rows (n x window bytes, in plan order), `{split}.hash.npy` (64-bit BLAKE2b
-    of each row, only with `dedup`) and `stats.json` (windows cut, kept per split, dropped by reason).
+    of each row, only with `filters.dedup`) and `stats.json` (windows cut, kept per split, dropped by
+    reason).
     """
-    _check_window_options(window, stride, soft_mask)
+    filters.check()
     table = pd.read_csv(plan, sep="\t", dtype={"contig": str})
     rows = table[table["shard"] == shard]
     if rows.empty:
@@ -132,6 +152,7 @@ def window_shard(
     genome = np.memmap(codes, dtype=np.uint8, mode="r").view(np.ndarray)  # plain slicing, still mapped
     stats = {"windows_total": 0, "dropped": {"n": 0, "soft_mask": 0}, "kept": dict.fromkeys(SPLITS, 0)}
     hashes: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    drop = filters.soft_mask == "drop"
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         files = {s: open(tmp / f"{s}.u8", "wb") for s in SPLITS}  # noqa: SIM115 - closed below
@@ -145,41 +166,23 @@ def window_shard(
                     )
                 offset = int(offsets[contig])
                 region = genome[offset + start : offset + end]
-                for span, batch in _window_chunks(region, window, stride):
-                    keep = _filter(
-                        span,
-                        len(batch),
-                        window,
-                        stride,
-                        max_n_fraction,
-                        soft_mask,
-                        max_soft_mask_fraction,
-                        stats,
-                    )
+                for span, batch in _window_chunks(region, filters.window, filters.stride):
+                    keep = _filter(span, len(batch), filters, stats)
                     kept = batch if keep.all() else batch[keep]
                     # a new array clears the soft-mask bit: `batch` views the read-only genome file
-                    kept = kept & np.uint8(BASE_BITS) if soft_mask == "drop" else np.ascontiguousarray(kept)
+                    kept = kept & np.uint8(BASE_BITS) if drop else np.ascontiguousarray(kept)
                     files[split].write(memoryview(kept))
                     stats["kept"][split] += len(kept)
-                    if dedup:
+                    if filters.dedup:
                         hashes[split].append(window_hashes(kept))
         finally:
             for fh in files.values():
                 fh.close()
-        if dedup:
+        if filters.dedup:
             for split in SPLITS:
                 np.save(tmp / f"{split}.hash.npy", np.concatenate([np.empty(0, np.uint64), *hashes[split]]))
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     return stats
-
-
-def _check_window_options(window: int, stride: int, soft_mask: str) -> None:
-    if stride < 1 or window < 1:
-        raise GenolmError(f"preprocess: window ({window}) and stride ({stride}) must be positive")
-    if soft_mask not in SOFT_MASK_MODES:
-        raise GenolmError(
-            f"preprocess.soft_mask: got {soft_mask!r}, expected one of {', '.join(SOFT_MASK_MODES)}"
-        )
 
 
 def _window_chunks(region: np.ndarray, window: int, stride: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -195,29 +198,21 @@ def _window_chunks(region: np.ndarray, window: int, stride: int) -> Iterator[tup
             yield span, np.lib.stride_tricks.as_strided(span, (n, window), (stride, 1), writeable=False)
 
 
-def _filter(
-    span: np.ndarray,
-    n: int,
-    window: int,
-    stride: int,
-    max_n_fraction: float,
-    soft_mask: str,
-    max_soft_mask_fraction: float,
-    stats: dict,
-) -> np.ndarray:
+def _filter(span: np.ndarray, n: int, filters: WindowFilter, stats: dict) -> np.ndarray:
     """Which of the `n` windows of `span` to keep; a dropped row counts once, under its first reason (N,
     then soft mask). A check is skipped when the span's largest code shows nothing to find (a max costs far
     less than a comparison array)."""
+    window, stride, drop = filters.window, filters.stride, filters.soft_mask == "drop"
     stats["windows_total"] += n
     bad_n = np.zeros(n, dtype=bool)
     top = int(span.max()) if len(span) else 0
-    if top == N_CODE or soft_mask == "drop":
-        codes = span & np.uint8(BASE_BITS) if soft_mask == "drop" else span
-        bad_n = _window_counts(codes == N_CODE, n, window, stride) / window > max_n_fraction
+    if top == N_CODE or drop:
+        codes = span & np.uint8(BASE_BITS) if drop else span
+        bad_n = _window_counts(codes == N_CODE, n, window, stride) / window > filters.max_n_fraction
     bad = bad_n
-    if soft_mask == "drop" and top >= SOFT_MASKED:
+    if drop and top >= SOFT_MASKED:
         soft = _window_counts(span >= SOFT_MASKED, n, window, stride)
-        bad_soft = ~bad_n & (soft / window > max_soft_mask_fraction)
+        bad_soft = ~bad_n & (soft / window > filters.max_soft_mask_fraction)
         stats["dropped"]["soft_mask"] += int(bad_soft.sum())
         bad = bad_n | bad_soft
     stats["dropped"]["n"] += int(bad_n.sum())
@@ -238,60 +233,35 @@ def _window_counts(flags: np.ndarray, n: int, window: int, stride: int) -> np.nd
     return running[starts + window] - running[starts]
 
 
-def window_hashes(windows: np.ndarray) -> np.ndarray:
-    """64-bit BLAKE2b of each row: equal rows give equal hashes; distinct rows collide with p ~ n^2 / 2^65."""
-    data = memoryview(np.ascontiguousarray(windows)).cast("B")
-    width = windows.shape[1]
-    digests = b"".join(
-        hashlib.blake2b(data[i : i + width], digest_size=8).digest() for i in range(0, len(data), width)
-    )
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
-
-
 def gather_windows(
     shards: Sequence[str | Path],
     contigs: str | Path,
     out_dir: str | Path,
     summary_path: str | Path,
     *,
-    window: int,
-    stride: int,
-    max_n_fraction: float = 0.1,
-    soft_mask: str = "uppercase",
-    max_soft_mask_fraction: float = 0.5,
-    dedup: bool = False,
+    filters: WindowFilter,
     reverse_complement: bool = False,
 ) -> dict:
     """The windows stage: join the shards, in plan order, into `{split}.npy` and write the summary.
 
-    With `dedup`, an exact duplicate window (same 64-bit hash) is kept once: in the first split of
-    DEDUP_PRIORITY (so evaluation windows never reappear in training) and there at its first position.
-    With `reverse_complement`, every kept train window is followed by its reverse complement.
+    With `filters.dedup`, an exact duplicate window (same 64-bit hash) is kept once: in the first split of
+    window_rows.DEDUP_PRIORITY (so evaluation windows never reappear in training) and there at its first
+    position. With `reverse_complement`, every kept train window is followed by its reverse complement.
     Every split is checked non-empty before any file is written.
     """
     shards = [Path(s) for s in shards]
     stats = [json.loads((s / "stats.json").read_text()) for s in shards]
-    keep = dedup_masks(shards, stats) if dedup else None
-    counts = {
-        s: sum(int(m.sum()) for m in keep[s]) if keep else sum(st["kept"][s] for st in stats) for s in SPLITS
-    }
+    kept = kept_rows(shards, stats, dedup=filters.dedup)
+    counts = {s: sum(len(rows) for rows in kept[s]) for s in SPLITS}
     empty = [s for s in SPLITS if counts[s] == 0]
     if empty:
         raise GenolmError(
             f"{summary_path}: no {', '.join(empty)} windows survive the filters "
             "(preprocess.max_n_fraction / max_soft_mask_fraction / dedup) or the split is too small"
         )
-    rc_added = counts["train"] if reverse_complement else 0
-    out_dir = Path(out_dir)
-    sizes = {}
-    for split in SPLITS:
-        parts = [
-            (shard / f"{split}.u8", stats[i]["kept"][split], np.flatnonzero(keep[split][i]) if keep else None)
-            for i, shard in enumerate(shards)
-        ]
-        rc = reverse_complement and split == "train"
-        rows = write_rows(out_dir / f"{split}.npy", parts, window, reverse_complement=rc)
-        sizes[split] = {"windows": rows, "bases": rows * window}
+    sizes = write_split_arrays(
+        out_dir, shards, stats, kept, filters.window, reverse_complement=reverse_complement
+    )
     table = read_contigs(contigs)
     dropped = {
         "n": sum(st["dropped"]["n"] for st in stats),
@@ -305,113 +275,15 @@ def gather_windows(
         "windows_total": sum(st["windows_total"] for st in stats),
         "dropped_n": dropped["n"],
         "dropped": dropped,
-        "reverse_complement_added": rc_added,
+        "reverse_complement_added": counts["train"] if reverse_complement else 0,
         "windows_kept": sum(v["windows"] for v in sizes.values()),
-        "window": window,
-        "stride": stride,
-        "max_n_fraction": max_n_fraction,
-        "soft_mask": soft_mask,
-        "max_soft_mask_fraction": max_soft_mask_fraction,
-        "dedup": dedup,
+        **asdict(filters),
         "reverse_complement": reverse_complement,
         "shards": len(shards),
         "splits": sizes,
     }
     write_json(summary_path, summary)
     return summary
-
-
-def dedup_masks(shards: Sequence[Path], stats: Sequence[dict]) -> dict[str, list[np.ndarray]]:
-    """Per split, per shard: which rows survive exact-duplicate removal (see `gather_windows`).
-
-    Args:
-        shards: shard directories (`{split}.hash.npy` each), in output order.
-        stats: each shard's `stats.json`, giving its kept rows per split.
-
-    Returns:
-        split -> one boolean mask per shard over that shard's rows.
-
-    Raises:
-        GenolmError: a hash file disagrees with its shard's row count.
-    """
-    parts = [(s, i) for s in DEDUP_PRIORITY for i in range(len(shards))]
-    hashes = [np.load(shards[i] / f"{s}.hash.npy") for s, i in parts]
-    for (s, i), h in zip(parts, hashes, strict=True):
-        if len(h) != stats[i]["kept"][s]:
-            raise GenolmError(f"{shards[i]}: {s}.hash.npy has {len(h)} rows, expected {stats[i]['kept'][s]}")
-    flat = np.concatenate([np.empty(0, np.uint64), *hashes])
-    _, first = np.unique(flat, return_index=True)  # first index of each hash = highest-priority copy
-    keep_flat = np.zeros(len(flat), dtype=bool)
-    keep_flat[first] = True
-    masks: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
-    at = 0
-    for (s, _), h in zip(parts, hashes, strict=True):
-        masks[s].append(keep_flat[at : at + len(h)])
-        at += len(h)
-    return masks
-
-
-def write_rows(
-    path: str | Path,
-    parts: Sequence[tuple[Path, int, np.ndarray | None]],
-    window: int,
-    *,
-    reverse_complement: bool = False,
-) -> int:
-    """Stream raw shard rows into one `.npy` file, in part order; memory stays one chunk of rows.
-
-    Args:
-        path: the `.npy` file to write (atomically).
-        parts: (raw `.u8` file, rows it holds, sorted row indices to take or None for every row); an
-            index may repeat a row (sampling with replacement).
-        window: bases a row.
-        reverse_complement: follow every row by its reverse complement.
-
-    Returns:
-        Rows written.
-
-    Raises:
-        GenolmError: a raw file's size disagrees with its row count.
-    """
-    taken = sum(rows if index is None else len(index) for _, rows, index in parts)
-    total = taken * (2 if reverse_complement else 1)
-    with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        header = {"descr": "|u1", "fortran_order": False, "shape": (total, window)}
-        np.lib.format.write_array_header_1_0(out, header)
-        for raw, rows, index in parts:
-            if index is None and not reverse_complement:  # rows go over as they are: a plain file copy
-                _append_file(raw, rows * window, out)
-                continue
-            for batch in _read_rows(raw, rows, window, index):
-                out.write(memoryview(np.ascontiguousarray(batch)))
-                if reverse_complement:
-                    out.write(memoryview(np.ascontiguousarray(reverse_complement_codes(batch))))
-    return total
-
-
-def _append_file(path: Path, size: int, out: BinaryIO) -> None:
-    """Append the `size`-byte file `path` to `out` (streamed, bounded memory)."""
-    if path.stat().st_size != size:
-        raise GenolmError(f"{path}: {path.stat().st_size} bytes, expected {size} from its stats.json")
-    with open(path, "rb") as src:
-        shutil.copyfileobj(src, out, 1 << 22)
-
-
-def _read_rows(path: Path, rows: int, window: int, index: np.ndarray | None) -> Iterator[np.ndarray]:
-    """Stream a shard's raw rows in chunks, taking only the (sorted) `index` rows when given."""
-    if rows == 0:
-        return
-    if path.stat().st_size != rows * window:
-        raise GenolmError(
-            f"{path}: {path.stat().st_size} bytes, expected {rows * window} from its stats.json"
-        )
-    data = np.memmap(path, dtype=np.uint8, mode="r", shape=(rows, window))
-    bounds = (
-        None if index is None else np.searchsorted(index, np.arange(0, rows + CHUNK_WINDOWS, CHUNK_WINDOWS))
-    )
-    for k, first in enumerate(range(0, rows, CHUNK_WINDOWS)):
-        batch = np.asarray(data[first : first + CHUNK_WINDOWS])
-        yield batch if bounds is None else batch[index[bounds[k] : bounds[k + 1]] - first]
 
 
 def preprocess_genome(
@@ -423,15 +295,16 @@ def preprocess_genome(
     shard_size: int = 100_000_000,
     seed: int = 42,
     split: Mapping[str, Any] | None = None,
-    **options: Any,
+    reverse_complement: bool = False,
+    **filters: Any,
 ) -> dict:
     """All preprocess stages in one process (benchmarks, tests), laid out as the workflow lays them out.
 
-    `options` are the window filters shared by `window_shard` and `gather_windows`; shards are run one
-    after another and removed at the end, like the workflow's temp() shards.
+    `filters` are the other WindowFilter settings (max_n_fraction, soft_mask, max_soft_mask_fraction,
+    dedup); shards are run one after another and removed at the end, like the workflow's temp() shards.
     """
     work = Path(work_dir) / "preprocess"
-    shard_options = {k: v for k, v in options.items() if k != "reverse_complement"}
+    settings = WindowFilter(window, stride, **filters)
     split_genome(
         genome,
         work / "splits.tsv",
@@ -439,7 +312,7 @@ def preprocess_genome(
         work / "genome.u8",
         window=window,
         stride=stride,
-        soft_mask=options.get("soft_mask", "uppercase"),
+        soft_mask=settings.soft_mask,
         seed=seed,
         split=split,
     )
@@ -460,16 +333,13 @@ def preprocess_genome(
                 work / "shards.tsv",
                 int(shard.name),
                 shard,
-                window=window,
-                stride=stride,
-                **shard_options,
+                filters=settings,
             )
         return gather_windows(
             shards,
             work / "contigs.tsv",
             work / "windows",
             work / "summary.json",
-            window=window,
-            stride=stride,
-            **options,
+            filters=settings,
+            reverse_complement=reverse_complement,
         )

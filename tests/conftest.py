@@ -45,9 +45,9 @@ def pytest_addoption(parser):
 
 
 def shared_data(name: str) -> Path:
-    """A folder of ../shared/data; skipped when absent locally, a failure in CI."""
+    """A folder or file of ../shared/data; skipped when absent locally, a failure in CI."""
     path = SHARED_DATA / name
-    if not path.is_dir():
+    if not path.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{path} is missing: CI must run the real-data tests")
         pytest.skip(f"{path} is absent (real test data not available on this machine)")

@@ -15,7 +15,8 @@ from genolm.corpus_windows import balanced_rows, gather_corpus
 from genolm.errors import GenolmError
 from genolm.io.fasta import encode
 from genolm.splits import read_splits, split_genome
-from genolm.windows import preprocess_genome, shard_ids, window_shard, write_rows
+from genolm.window_rows import write_rows
+from genolm.windows import WindowFilter, preprocess_genome, shard_ids, window_shard
 
 pytestmark = pytest.mark.unit
 
@@ -92,7 +93,7 @@ def run_corpus(
         )
         plans[name] = out / "shards.tsv"
     list_shards(plans, tmp_path / "corpus" / "shards.tsv")
-    shards = []
+    shards, filters = [], WindowFilter(WINDOW, WINDOW, dedup=dedup)
     for name, shard in shard_jobs(tmp_path / "corpus" / "shards.tsv"):
         out = tmp_path / "corpus" / name / "shards" / f"{shard:04d}"
         plan = out.parents[1]
@@ -102,9 +103,7 @@ def run_corpus(
             plan / "shards.tsv",
             shard,
             out,
-            window=WINDOW,
-            stride=WINDOW,
-            dedup=dedup,
+            filters=filters,
         )
         shards.append(out)
     return gather_corpus(
@@ -114,9 +113,7 @@ def run_corpus(
         tmp_path / "summary.json",
         tmp_path / "splits.tsv",
         provenance(task[0]),
-        window=WINDOW,
-        stride=WINDOW,
-        dedup=dedup,
+        filters=filters,
         sampling=sampling,
         seed=3,
     )

@@ -26,6 +26,7 @@ from genolm.finetune import (
     load_table,
     run_finetune,
 )
+from genolm.finetune.random_init import reinitialised
 from genolm.inference import load_pretrained, tokenize
 from genolm.report import build_report
 
@@ -192,6 +193,34 @@ def test_seeds_summarised_with_mean_and_sd(setup, tmp_path):
     assert m["sd"]["macro_f1"] == pytest.approx(np.std(values, ddof=1))
     # Predictions and CIs are the first seed's.
     assert m["metrics"]["macro_f1"]["value"] == pytest.approx(values[0])
+
+
+def test_random_init_trains_finetune_full_on_fresh_seeded_weights(setup, tmp_path):
+    table, model = setup
+    pre = load_pretrained(model)
+
+    def weights(p):
+        return list(p.model.state_dict().values())
+
+    fresh, again, other = reinitialised(pre, 7), reinitialised(pre, 7), reinitialised(pre, 8)
+    assert type(fresh.model) is type(pre.model) and fresh.model.config.hidden_size == 16
+    assert (fresh.tokenizer, fresh.window, fresh.objective) == (pre.tokenizer, pre.window, pre.objective)
+    assert all(torch.equal(a, b) for a, b in zip(weights(fresh), weights(again), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(fresh), weights(pre), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(fresh), weights(other), strict=True))
+    m = run_finetune(
+        table,
+        model,
+        tmp_path / "p.tsv",
+        tmp_path / "m.json",
+        SETTINGS,
+        method="random_init",
+        classifier_dir=tmp_path / "clf",
+    )
+    assert m["method"] == "random_init" and 1 <= m["best_epoch"] <= SETTINGS.epochs
+    assert m["trainable_parameters"] == m["total_parameters"]  # every weight trains, as in finetune_full
+    _reloaded_matches_predictions(tmp_path / "clf", table, tmp_path / "p.tsv", atol=1e-5)
+    assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["method"] == "random_init"
 
 
 def test_unknown_method_is_one_line_error(setup, tmp_path):

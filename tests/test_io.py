@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,19 +32,10 @@ from genolm.io.fasta import (
 )
 from genolm.io.vcf import read_genotypes, read_variants, read_variants_counted
 from genolm.sequence import reverse_complement_codes
+from tests.conftest import shared_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ECOLI = "ecoli_k12/GCF_000005845.2_ASM584v2_genomic"
 CLINVAR = "clinvar_mtdna/clinvar_MT_2022-05-25.vcf.gz"
-
-
-def shared(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared test data missing: {path}")
-        pytest.skip(f"shared test data not present: {path}")
-    return path
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -178,7 +168,7 @@ def test_chunked_blocks_property(lines, chunk):
 
 
 def test_real_ecoli_genome_and_throughput(tmp_path):
-    gz = shared(f"{ECOLI}.fna.gz")
+    gz = shared_data(f"{ECOLI}.fna.gz")
     plain = write(tmp_path / "ecoli.fa", gzip.decompress(gz.read_bytes()))
     genome = read_genome(gz)
     assert list(genome) == ["NC_000913.3"]
@@ -202,9 +192,9 @@ def _timed(path: Path) -> float:
 
 
 def test_real_mitochondrial_fasta_keeps_the_rcrs_n():
-    lengths = contig_lengths(shared("clinvar_mtdna/NC_012920.1.fa.gz"))
+    lengths = contig_lengths(shared_data("clinvar_mtdna/NC_012920.1.fa.gz"))
     assert lengths == {"NC_012920.1": 16_569}
-    seq = read_genome(shared("clinvar_mtdna/NC_012920.1.fa.gz"))["NC_012920.1"]
+    seq = read_genome(shared_data("clinvar_mtdna/NC_012920.1.fa.gz"))["NC_012920.1"]
     assert seq[3106] == fasta.N and (seq == fasta.N).sum() == 1
 
 
@@ -380,7 +370,7 @@ def test_malformed_gtf_and_unknown_formats(tmp_path):
 @pytest.fixture(scope="module")
 def ecoli_genes() -> dict[str, dict[str, Gene]]:
     return {
-        fmt: {g.id: g for g in read_genes(shared(f"{ECOLI}.{ext}"))}
+        fmt: {g.id: g for g in read_genes(shared_data(f"{ECOLI}.{ext}"))}
         for fmt, ext in (("gff3", "gff.gz"), ("gb", "gbff.gz"))
     }
 
@@ -411,7 +401,7 @@ def test_real_ecoli_ec_numbers(ecoli_genes):
 
 
 def test_real_ecoli_gene_sequences_translate(ecoli_genes):
-    genome = read_genome(shared(f"{ECOLI}.fna.gz"))
+    genome = read_genome(shared_data(f"{ECOLI}.fna.gz"))
     gb = ecoli_genes["gb"]
     assert str(Seq(decode(gene_sequence(genome, gb["b0001"]))).translate()) == "MKRISTTITTTITITTGNGAG*"
     yaaa = decode(gene_sequence(genome, gb["b0006"]))  # minus strand
@@ -474,7 +464,7 @@ def test_malformed_vcf_names_the_file(tmp_path):
 
 
 def test_real_clinvar_vcf_plain_gzip():
-    path = shared(CLINVAR)
+    path = shared_data(CLINVAR)
     variants, skipped = read_variants_counted(path)
     assert len(variants) + skipped["alt_equals_ref"] == 2750
     assert skipped == {"missing_alt": 0, "symbolic_alt": 0, "alt_equals_ref": 1}
@@ -535,8 +525,8 @@ def test_reconcile_unmatched_lists_names():
 
 
 def test_real_clinvar_contig_matches_rcrs_fasta():
-    names = {v.contig for v in read_variants(shared(CLINVAR))}
-    reference = contig_lengths(shared("clinvar_mtdna/NC_012920.1.fa.gz"))
+    names = {v.contig for v in read_variants(shared_data(CLINVAR))}
+    reference = contig_lengths(shared_data("clinvar_mtdna/NC_012920.1.fa.gz"))
     assert reconcile_contigs(names, reference, source=CLINVAR) == {"MT": "NC_012920.1"}
 
 

@@ -123,20 +123,12 @@ def test_user_label_table_by_id_or_name(tmp_path):
     labels = tmp_path / "labels.tsv"
     rows = [f"{'b' if i < 6 else 'gene'}{i}\t{'x' if i % 2 else 'y'}" for i in range(12)]
     labels.write_text("id\tlabel\n" + "\n".join(rows + ["not_a_gene\tx"]) + "\n")
-    table = build_gene_table(
-        gff,
-        genome,
-        splits,
-        tmp_path / "t.tsv",
-        tmp_path / "t.json",
-        label="table",
-        label_table=labels,
-        min_class_size=2,
+    table, summary = _build(
+        tmp_path, gff, genome, splits, label="table", label_table=labels, min_class_size=2
     )
     expected = {f"b{i}": "x" if i % 2 else "y" for i in range(12)}
     assert all(expected[i] == label for i, label in zip(table["id"], table["label"], strict=True))
     # b3 straddles a split-block boundary, so it is left out and counted.
-    summary = json.loads((tmp_path / "t.json").read_text())
     assert len(table) + summary["dropped"]["outside_split_blocks"] == 12
     assert {"b0", "b7", "b11"} <= set(table["id"])  # matched by locus tag and by gene name
 
@@ -385,17 +377,7 @@ def test_small_test_split_is_warned_about_in_the_summary(tmp_path):
     genome, gff, splits = _tiny_annotation(tmp_path)
     labels = tmp_path / "labels.tsv"
     labels.write_text("id\tlabel\n" + "".join(f"b{i}\t{'xy'[i % 2]}\n" for i in range(12)))
-    build_gene_table(
-        gff,
-        genome,
-        splits,
-        tmp_path / "t.tsv",
-        tmp_path / "t.json",
-        label="table",
-        label_table=labels,
-        min_class_size=2,
-    )
-    summary = json.loads((tmp_path / "t.json").read_text())
+    _, summary = _build(tmp_path, gff, genome, splits, label="table", label_table=labels, min_class_size=2)
     test = summary["per_split"]["test"]
     assert summary["annotation_issues"] == {}
     assert summary["warnings"] == [

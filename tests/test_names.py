@@ -39,7 +39,7 @@ def test_schema_default_methods_are_known():
 
 def test_rules_spell_no_method_or_split_list_of_their_own():
     """Wildcard constraints come from genolm.names, so a new method is added in one place."""
-    every = {*names.MODEL_METHODS, *names.BASELINE_METHODS, *names.SPLITS}
+    every = {*names.MODEL_METHODS, *names.CONTROL_METHODS, *names.BASELINE_METHODS, *names.SPLITS}
     for rule_file in RULES.glob("*.smk"):
         for pattern in re.findall(r'(?:method|split)="([^"]*)"', rule_file.read_text()):
             assert not set(pattern.split("|")) & every, f"{rule_file.name}: literal names {pattern!r}"
@@ -51,6 +51,17 @@ def test_method_families_are_disjoint_and_complete():
     assert set(names.MODEL_METHODS) == set(names.GENE_MODEL_METHODS) | set(names.VARIANT_MODEL_METHODS)
     assert set(names.BASELINE_METHODS) == set(names.GENE_BASELINES) | set(names.VARIANT_BASELINES)
     assert set(names.EXPLAINABLE_GENE_METHODS) < set(names.GENE_MODEL_METHODS)
+    assert set(names.CONTROL_METHODS) == set(names.GENE_CONTROLS) | set(names.VARIANT_CONTROLS)
+    assert not set(names.CONTROL_METHODS) & (set(names.MODEL_METHODS) | set(names.BASELINE_METHODS))
+    assert set(names.VARIANT_METHODS) == (
+        set(names.VARIANT_MODEL_METHODS) | set(names.VARIANT_BASELINES) | set(names.VARIANT_CONTROLS)
+    )
+
+
+def test_every_control_pairs_with_a_model_method_and_annotation_methods_are_variant_methods():
+    assert set(names.PRETRAINING_CONTROLS.values()) == set(names.CONTROL_METHODS)
+    assert set(names.PRETRAINING_CONTROLS) <= set(names.MODEL_METHODS)
+    assert set(names.ANNOTATION_METHODS) < set(names.VARIANT_METHODS)
 
 
 def test_alternation_matches_exactly_the_names():

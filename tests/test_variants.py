@@ -12,7 +12,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from genolm.errors import GenolmError
 from genolm.inference import load_pretrained
 from genolm.sequence import reverse_complement
-from genolm.variants import _covering_tokens, load_variant_table, zero_shot_llr
+from genolm.variants import _covering_tokens, load_variant_table, score_variants, zero_shot_llr
 
 WINDOW = 32
 K = 3
@@ -183,3 +183,64 @@ def test_bad_variant_table_is_one_line_naming_file_and_line(tmp_path, row, messa
     with pytest.raises(GenolmError) as err:
         load_variant_table(path)
     assert str(err.value).endswith(message) and "\n" not in str(err.value)
+
+
+def _annotated_variants(path, n_per_split=(60, 30, 40)):
+    """Variants whose label is their consequence (stop_gained pathogenic), with windows of WINDOW bases."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for split, n in zip(("train", "val", "test"), n_per_split, strict=True):
+        for i in range(n):
+            window = random_dna(rng, 1, WINDOW)[0]
+            offset = WINDOW // 2
+            alt = next(b for b in "ACGT" if b != window[offset])
+            label = i % 2
+            consequence = "stop_gained" if label else rng.choice(["synonymous", "missense"])
+            rows.append(
+                (
+                    f"{split}{i}",
+                    "c1",
+                    i + 1,
+                    window[offset],
+                    alt,
+                    label,
+                    "g1",
+                    consequence,
+                    0.5,
+                    split,
+                    window,
+                    offset,
+                )
+            )
+    columns = VARIANT_HEADER.strip().split("\t")
+    columns.insert(8, "gene_fraction")
+    pd.DataFrame(rows, columns=columns).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_supervised_random_init_and_combined(tmp_path):
+    model = tiny_model_dir(tmp_path / "model", window=WINDOW)
+    table = _annotated_variants(tmp_path / "v.tsv")
+    out = {}
+    for method in ("supervised", "supervised_random_init", "combined", "consequence"):
+        out[method] = score_variants(
+            table, method, tmp_path / f"{method}.tsv", tmp_path / f"{method}.json", model_dir=model, threads=1
+        )
+    control = out["supervised_random_init"]
+    assert control["encoder"] == "re-initialised from the pretrained config (seed 42)"
+    assert control["features"] == out["supervised"]["features"] == "embedding alt-ref, mean"
+    scores = {m: pd.read_csv(tmp_path / f"{m}.tsv", sep="\t")["score"] for m in out}
+    assert not np.allclose(scores["supervised"], scores["supervised_random_init"])
+    combined = out["combined"]
+    assert combined["features"] == "embedding alt-ref, mean; consequence one-hot, position in gene"
+    assert (
+        combined["metrics"]["auroc"]["value"] > 0.9 and out["consequence"]["metrics"]["auroc"]["value"] > 0.9
+    )
+    # Without consequence codes there is nothing to combine with: a one-line error.
+    pd.read_csv(table, sep="\t").drop(columns=["consequence"]).to_csv(
+        tmp_path / "bare.tsv", sep="\t", index=False
+    )
+    with pytest.raises(GenolmError, match="no 'consequence' column"):
+        score_variants(
+            tmp_path / "bare.tsv", "combined", tmp_path / "b.tsv", tmp_path / "b.json", model_dir=model
+        )

@@ -16,7 +16,7 @@ from genolm.io import fasta
 from genolm.io.fasta import decode, encode, iter_fasta
 from genolm.sequence import reverse_complement_codes
 from genolm.tokenizers import build_tokenizer, encode_codes, overlapping_kmers, save_tokenizer
-from genolm.windows import preprocess_genome, window_shard, window_starts
+from genolm.windows import WindowFilter, preprocess_genome, window_shard, window_starts
 
 SPLIT = {"method": "blocks", "block_size": 3000, "gap": 200}
 
@@ -190,29 +190,25 @@ def test_shard_of_a_plan_that_does_not_match_the_genome_is_refused(tmp_path, gen
     path, _ = genome
     preprocess_genome(path, tmp_path, window=100, stride=100, split=SPLIT)
     work = tmp_path / "preprocess"
+    codes, contigs, filters = work / "genome.u8", work / "contigs.tsv", WindowFilter(window=100, stride=100)
     with pytest.raises(GenolmError, match="shard 99 is not in the shard plan"):
-        window_shard(
-            work / "genome.u8",
-            work / "contigs.tsv",
-            work / "shards.tsv",
-            99,
-            tmp_path / "s",
-            window=100,
-            stride=100,
-        )
+        window_shard(codes, contigs, work / "shards.tsv", 99, tmp_path / "s", filters=filters)
     plan = pd.read_csv(work / "shards.tsv", sep="\t")
     plan.loc[0, "end"] = 10**9
     plan.to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
     with pytest.raises(GenolmError, match="is not in"):
-        window_shard(
-            work / "genome.u8",
-            work / "contigs.tsv",
-            tmp_path / "bad.tsv",
-            0,
-            tmp_path / "s",
-            window=100,
-            stride=100,
-        )
+        window_shard(codes, contigs, tmp_path / "bad.tsv", 0, tmp_path / "s", filters=filters)
+    assert not (tmp_path / "s").exists()
+
+
+def test_window_filter_refuses_impossible_settings(tmp_path):
+    with pytest.raises(GenolmError, match=r"^preprocess: window \(64\) and stride \(0\) must be positive$"):
+        WindowFilter(64, 0).check()
+    with pytest.raises(
+        GenolmError, match=r"^preprocess.soft_mask: got 'hide', expected one of uppercase, drop$"
+    ):
+        missing = [tmp_path / name for name in ("g.u8", "c.tsv", "p.tsv")]  # refused before any is read
+        window_shard(*missing, 0, tmp_path / "s", filters=WindowFilter(64, 64, soft_mask="hide"))
     assert not (tmp_path / "s").exists()
 
 

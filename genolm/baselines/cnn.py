@@ -278,7 +278,12 @@ def fit_cnn(
         "criterion": criterion,
         "encode": encode or partial(one_hot, max_length=settings.max_length),
     }
-    data = {"train": list(train), "y_train": np.asarray(y_train), "val": list(val), "y_val": np.asarray(y_val)}
+    data = {
+        "train": list(train),
+        "y_train": np.asarray(y_train),
+        "val": list(val),
+        "y_val": np.asarray(y_val),
+    }
     results = {lr: _train_one(data, lr, spec, settings, device) for lr in settings.lrs}
     chosen = max(results, key=lambda lr: results[lr][1])
     model = results[chosen][0]
@@ -289,3 +294,31 @@ def fit_cnn(
         "best_epoch": {str(lr): r[2] for lr, r in results.items()},
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
+
+
+def variant_cnn_proba(
+    pairs: dict[str, list[tuple[str, str]]], y: dict[str, np.ndarray], settings: CNNSettings
+) -> tuple[np.ndarray, dict]:
+    """Pathogenic-class probabilities of the test variants from a CNN on (ref, alt) windows.
+
+    Args:
+        pairs: split -> (ref window, alt window) per variant, for train, val and test.
+        y: split -> 0/1 labels (train and val are used).
+        settings: the CNN's settings; the learning rate and epoch are chosen by validation AUROC.
+
+    Returns:
+        (test probabilities of label 1, the grid's record as `fit_cnn` gives it).
+    """
+    model, record = fit_cnn(
+        pairs["train"],
+        y["train"],
+        pairs["val"],
+        y["val"],
+        task_type="binary",
+        n_outputs=2,
+        settings=settings,
+        encode=variant_one_hot,
+        in_channels=8,
+        criterion="auroc",
+    )
+    return predict(model, pairs["test"], variant_one_hot, "binary")[:, 1], record

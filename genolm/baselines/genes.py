@@ -1,9 +1,14 @@
-"""Gene-function baselines on a label table: k-mer logistic regression and the majority floor."""
+"""Gene-function baselines on a label table: k-mer logistic regression, a one-hot CNN, the majority floor."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from genolm.baselines.cnn import CNNSettings, fit_cnn, one_hot, predict
 from genolm.baselines.linear import fit_logistic, kmer_matrix, majority_proba, predict_proba
 from genolm.errors import GenolmError
 from genolm.finetune.table import load_table, resolve_task_type, split_parts, targets, write_results
@@ -18,37 +23,67 @@ def run_baseline(
     *,
     task_type: str | None = None,
     seed: int = 42,
+    cnn: dict | None = None,
+    threads: int = 1,
 ) -> dict:
-    """Score a baseline on the table's test rows, trained on its train rows (C chosen on val).
+    """Score a baseline on the table's test rows, trained on its train rows (hyper-parameters chosen on val).
 
     Args:
         table_tsv: the task's gene label table.
-        method: `kmer_lr` (k=1..4 frequency logistic regression, one-vs-rest for multi-label) or
-            `majority` (training class frequencies; multi-label: each label's training prevalence).
+        method: `kmer_lr` (k=1..4 frequency logistic regression, C chosen on val; one-vs-rest for
+            multi-label), `majority` (training class frequencies; multi-label: each label's training
+            prevalence) or `cnn` (a one-hot CNN trained from scratch, learning rate chosen on val; see
+            `genolm.baselines.cnn`).
         predictions_tsv: where test predictions go.
         metrics_json: where metrics go.
         task_type: the task type, or None for binary/multiclass by the number of classes.
-        seed: regression and bootstrap seed.
+        seed: regression, network and bootstrap seed.
+        cnn: `CNNSettings` fields other than the seed (the `gene_function.cnn` section); defaults if None.
+        threads: torch CPU threads of the CNN.
 
     Returns:
-        The metrics as written.
+        The metrics as written (the CNN's add `cnn`: chosen learning rate, val scores of the grid).
 
     Raises:
         GenolmError: an unknown baseline or a malformed table.
     """
     table, classes = load_table(table_tsv, task_type)
+    task_type = resolve_task_type(task_type, classes)
     parts = split_parts(table)
     y = {s: targets(p) for s, p in parts.items()}
+    info = {"family": "gene_function", "method": method, "n_train": len(parts["train"])}
     if method == "kmer_lr":
         x = {s: kmer_matrix(p["sequence"].tolist()) for s, p in parts.items()}
         model = fit_logistic(x["train"], y["train"], x["val"], y["val"], n_classes=len(classes), seed=seed)
         proba = predict_proba(model, x["test"], len(classes))
     elif method == "majority":
         proba = majority_proba(y["train"], len(parts["test"]), len(classes))
+    elif method == "cnn":
+        proba, info["cnn"] = _cnn_proba(
+            parts, y, task_type, len(classes), {**(cnn or {}), "seed": seed}, threads
+        )
     else:
         raise GenolmError(
             f"gene_function baseline: got {method!r}, expected one of {', '.join(GENE_BASELINES)}"
         )
-    info = {"family": "gene_function", "method": method, "n_train": len(parts["train"])}
-    task_type = resolve_task_type(task_type, classes)
     return write_results(parts["test"], proba, classes, task_type, predictions_tsv, metrics_json, info, seed)
+
+
+def _cnn_proba(
+    parts, y, task_type: str, n_outputs: int, settings: dict, threads: int
+) -> tuple[np.ndarray, dict]:
+    """Test probabilities of the CNN chosen on val, and its record (grid, settings)."""
+    torch.set_num_threads(threads)
+    cnn = CNNSettings(**settings)
+    seqs = {s: p["sequence"].tolist() for s, p in parts.items()}
+    model, record = fit_cnn(
+        seqs["train"],
+        y["train"],
+        seqs["val"],
+        y["val"],
+        task_type=task_type,
+        n_outputs=n_outputs,
+        settings=cnn,
+    )
+    proba = predict(model, seqs["test"], lambda rows: one_hot(rows, cnn.max_length), task_type)
+    return proba, {**record, "settings": asdict(cnn)}

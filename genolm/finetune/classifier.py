@@ -19,7 +19,14 @@ from genolm.device import autocast
 from genolm.errors import GenolmError
 from genolm.finetune.adapters import PromptedEncoder, load_prompt
 from genolm.finetune.table import prediction_table
-from genolm.inference import Pretrained, chunk_batch, load_pretrained, pooled_chunks, tokenize
+from genolm.inference import (
+    Pretrained,
+    chunk_batch,
+    inference_batch_size,
+    load_pretrained,
+    pooled_chunks,
+    tokenize,
+)
 from genolm.io.fasta import decode, iter_fasta
 from genolm.names import GENE_TASK_TYPES
 
@@ -202,13 +209,16 @@ def _read_meta(meta_path: Path, model_dir: Path) -> dict:
     return out
 
 
-def predict_fasta(model_dir: str | Path, fasta: str | Path, out_tsv: str | Path) -> pd.DataFrame:
+def predict_fasta(
+    model_dir: str | Path, fasta: str | Path, out_tsv: str | Path, *, device: torch.device | None = None
+) -> pd.DataFrame:
     """Classify every record of a FASTA (plain or gzipped) with a saved classifier (`genolm predict`).
 
     Args:
         model_dir: a directory written by `save_classifier`.
         fasta: the records to classify.
         out_tsv: where id, prediction, p_<class> per record go, in FASTA order.
+        device: where the classifier computes (default the CPU; on a GPU with larger batches).
 
     Returns:
         The table written.
@@ -217,6 +227,8 @@ def predict_fasta(model_dir: str | Path, fasta: str | Path, out_tsv: str | Path)
         GenolmError: an unreadable classifier or FASTA.
     """
     classifier = load_classifier(model_dir)
+    if device is not None:
+        classifier.to(device).batch_size = inference_batch_size(device, classifier.batch_size)
     records = [(name, decode(codes)) for name, codes in iter_fasta(fasta)]
     proba = classifier.predict_proba([seq for _, seq in records])
     table = prediction_table([name for name, _ in records], proba, classifier.classes, classifier.task_type)

@@ -15,6 +15,7 @@ from genolm.baselines import fit_logistic, linear_head, predict_proba
 from genolm.device import autocast
 from genolm.finetune.adapters import adapt_encoder
 from genolm.finetune.classifier import Classifier, PooledClassifier
+from genolm.finetune.random_init import reinitialised
 from genolm.finetune.settings import FinetuneSettings
 from genolm.finetune.table import targets
 from genolm.inference import embed, load_pretrained
@@ -127,8 +128,10 @@ def train_classifier(
         classes: class names.
         task_type: the task type.
         model_dir: the pretrained model directory.
-        method: a fine-tuning method (not `probe`).
-        settings: the run's settings; `lr` for `finetune_full`, `adapter_lr` for the others.
+        method: a fine-tuning method (not `probe`), or the `random_init` control (`finetune_full` on
+            an encoder re-initialised from the pretrained config, seeded by `settings.seed`).
+        settings: the run's settings; `lr` for `finetune_full` and `random_init`, `adapter_lr` for the
+            others.
         device: where training and prediction run.
 
     Returns:
@@ -137,6 +140,8 @@ def train_classifier(
     """
     torch.manual_seed(settings.seed)
     pre = load_pretrained(model_dir)
+    if method == "random_init":  # the pretraining control: finetune_full's recipe on fresh weights
+        pre, method = reinitialised(pre, settings.seed), "finetune_full"
     encoder = adapt_encoder(pre.model.base_model, method, settings)
     model = PooledClassifier(encoder, pre.model.config.hidden_size, len(classes))
     classifier = Classifier(model, pre, classes, task_type, settings.max_chunks, settings.batch_size).to(

@@ -24,7 +24,7 @@ from genolm.finetune.table import (
 )
 from genolm.inference import chunk_batch, load_pretrained
 from genolm.metrics import seed_summary
-from genolm.names import GENE_MODEL_METHODS
+from genolm.names import GENE_CONTROLS, GENE_MODEL_METHODS
 
 LOG = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def run_finetune(
         predictions_tsv: where the first seed's test predictions go.
         metrics_json: where the metrics go.
         settings: the run's settings (recorded in metrics.json).
-        method: one of `GENE_MODEL_METHODS`.
+        method: one of `GENE_MODEL_METHODS`, or the `random_init` control (see `train_classifier`).
         seeds: training seeds per fine-tuning method.
         task_type: the task type, or None for binary/multiclass by the number of classes.
         classifier_dir: where the first seed's classifier is saved, when given.
@@ -66,9 +66,10 @@ def run_finetune(
     Raises:
         GenolmError: an unknown method, a malformed table, or `gpus` > 0 without a visible GPU.
     """
-    if method not in GENE_MODEL_METHODS:
+    if method not in GENE_MODEL_METHODS + GENE_CONTROLS:
         raise GenolmError(
-            f"gene_function method: got {method!r}, expected one of {', '.join(GENE_MODEL_METHODS)}"
+            f"gene_function method: got {method!r}, "
+            f"expected one of {', '.join(GENE_MODEL_METHODS + GENE_CONTROLS)}"
         )
     device = resolve_device(gpus, "gene_function.finetune.gpus")
     torch.set_num_threads(settings.threads)

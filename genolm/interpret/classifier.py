@@ -3,6 +3,8 @@
 For each class's most confident correct test genes: Captum integrated gradients of the explained
 class's logit on the word embeddings (`classifier_attributions`), ISM of the class probability around
 the strongest attribution (`classifier_ism`), and motifs from attribution seqlets (genolm.interpret.motifs).
+With `interpret.gpus` the classifier sits on the job's GPU: predictions and ISM with bf16 autocast where
+supported, integrated gradients in fp32 (their convergence delta needs full precision).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from captum.attr import LayerIntegratedGradients
 from transformers import PreTrainedModel
 
 from genolm.atomic import write_json
+from genolm.device import resolve_device
 from genolm.errors import GenolmError
 from genolm.finetune import Classifier, load_classifier
-from genolm.inference import chunk_batch, chunk_starts, tokenize
+from genolm.inference import chunk_batch, chunk_starts, inference_batch_size, tokenize
 from genolm.interpret.common import BASES, grid_rows, snv_grid, write_rows
 from genolm.interpret.motifs import (
     Motif,
@@ -117,14 +120,14 @@ def classifier_attributions(
     starts = chunk_starts(len(seq), clf.window, clf.max_chunks)
     chunks, _, _ = chunk_batch([seq], clf.window, clf.max_chunks)
     enc, spans = token_base_spans(clf.tokenizer, chunks)
-    ids, attention = enc["input_ids"], enc["attention_mask"]
-    is_base = torch.tensor([[b > a for a, b in row] for row in spans])
+    ids, attention = enc["input_ids"].to(clf.device), enc["attention_mask"].to(clf.device)
+    is_base = torch.tensor([[b > a for a, b in row] for row in spans], device=clf.device)
     baseline = torch.where(is_base, torch.full_like(ids, clf.tokenizer.pad_token_id), ids)
     per_gene = len(chunks)
 
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         rows = input_ids.shape[0]  # Captum stacks the n_steps scaled copies of the gene's chunks
-        owner = torch.arange(rows) // per_gene
+        owner = torch.arange(rows, device=input_ids.device) // per_gene
         batch = {"input_ids": input_ids, "attention_mask": attention_mask}
         return clf.module(batch, owner, rows // per_gene)
 
@@ -137,7 +140,7 @@ def classifier_attributions(
     # Captum's own convergence delta assumes one output row per input row; here a gene has several chunks.
     with torch.no_grad():
         gain = (forward(ids, attention) - forward(baseline, attention))[0, target].item()
-    tokens = attr.sum(-1).detach().double().numpy()
+    tokens = attr.sum(-1).detach().double().cpu().numpy()
     return _spread_to_bases(len(seq), starts, spans, tokens), float(tokens.sum() - gain)
 
 
@@ -263,6 +266,7 @@ def interpret_classifier(
     motif_database: str | Path | None = None,
     seed: int = 42,
     threads: int = 2,
+    gpus: int = 0,
 ) -> dict:
     """Attributions, ISM and attribution motifs of a saved gene-function classifier for its most
     confident correct test genes (see `classifier_attributions`, `classifier_ism`, genolm.interpret.motifs).
@@ -285,16 +289,19 @@ def interpret_classifier(
         motif_database: a JASPAR file the motifs are matched against, or None.
         seed: seed of the matches' shuffle p-values.
         threads: torch CPU threads.
+        gpus: GPUs the job holds (`interpret.gpus`); 0 computes on the CPU.
 
     Returns:
         The summary as written.
 
     Raises:
-        GenolmError: a malformed table, classifier or motif database.
+        GenolmError: a malformed table, classifier or motif database, or `gpus` > 0 without a visible GPU.
     """
+    device = resolve_device(gpus, "interpret.gpus")
     torch.set_num_threads(threads)
     database = read_jaspar(motif_database) if motif_database else None
-    clf = load_classifier(classifier_dir)
+    clf = load_classifier(classifier_dir).to(device)
+    clf.batch_size = inference_batch_size(device, clf.batch_size)
     table = read_table(table_tsv, GENE_COLUMNS)
     test = table[table["split"] == "test"].reset_index(drop=True)
     proba = clf.predict_proba(test["sequence"].tolist()) if len(test) else np.empty((0, len(clf.classes)))

@@ -13,6 +13,9 @@ embeddings, summed over the hidden dimension, gives one attribution per base. Th
 itself carries the [MASK] embedding's attribution. Only single-nucleotide (char) tokenizers of masked
 LMs are supported, where one token is one base; otherwise attributions are skipped and the summary
 says why.
+
+With `interpret.gpus` the model sits on the job's GPU: ISM scores with bf16 autocast where supported (as
+the zero-shot method does), gradients stay in fp32 (bf16 gradients are too coarse for attribution maps).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pandas as pd
 import torch
 
 from genolm.atomic import atomic_path, write_json
+from genolm.device import resolve_device
 from genolm.errors import GenolmError
 from genolm.inference import Pretrained, load_pretrained, tokenize
 from genolm.interpret.common import BASES, grid_rows, snv_grid, write_rows
@@ -34,7 +38,9 @@ from genolm.variants import load_variant_table, zero_shot_llr
 LOG = logging.getLogger(__name__)
 
 
-def ism_matrix(pre: Pretrained, ref_window: str, offset: int, flank: int, batch_size: int = 64) -> np.ndarray:
+def ism_matrix(
+    pre: Pretrained, ref_window: str, offset: int, flank: int, batch_size: int | None = None
+) -> np.ndarray:
     """(2 * flank + 1, 4) zero-shot scores of every SNV within `flank` bases of `offset` (module doc)."""
     out, snvs = snv_grid(ref_window, range(offset - flank, offset + flank + 1), 2 * flank + 1)
     if snvs:
@@ -59,7 +65,7 @@ def supports_gradients(pre: Pretrained) -> str | None:
 
 def masked_embeddings(pre: Pretrained, ref_window: str, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Input embeddings of the window with the variant base masked ([CLS] at 0), and its attention mask."""
-    enc = tokenize(pre.tokenizer, [ref_window])
+    enc = tokenize(pre.tokenizer, [ref_window]).to(pre.device)
     ids = enc["input_ids"].clone()
     ids[0, offset + 1] = pre.tokenizer.mask_token_id
     return pre.model.get_input_embeddings()(ids).detach(), enc["attention_mask"]
@@ -81,7 +87,7 @@ def grad_x_input(pre: Pretrained, ref_window: str, offset: int, alt: str) -> np.
     embeds.requires_grad_(True)
     with torch.enable_grad():
         forward_score(pre, embeds, attention, offset, ref_window[offset], alt).backward()
-    return (embeds.grad * embeds).sum(-1)[0, 1 : len(ref_window) + 1].detach().numpy()
+    return (embeds.grad * embeds).sum(-1)[0, 1 : len(ref_window) + 1].detach().cpu().numpy()
 
 
 def _top_variants(scores_tsv: str | Path, table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -135,6 +141,7 @@ def interpret_variants(
     top_variants: int = 5,
     flank: int = 20,
     threads: int = 2,
+    gpus: int = 0,
 ) -> dict:
     """ISM matrices and gradient x input attributions for the top zero-shot variants of one task.
 
@@ -149,15 +156,18 @@ def interpret_variants(
         top_variants: variants explained.
         flank: bases mutated on each side of the variant.
         threads: torch CPU threads.
+        gpus: GPUs the job holds (`interpret.gpus`); 0 computes on the CPU.
 
     Returns:
         The summary as written.
 
     Raises:
-        GenolmError: a malformed table or scores, or a scored variant missing from the test split.
+        GenolmError: a malformed table or scores, a scored variant missing from the test split, or `gpus`
+            > 0 without a visible GPU.
     """
+    device = resolve_device(gpus, "interpret.gpus")
     torch.set_num_threads(threads)
-    pre = load_pretrained(model_dir)
+    pre = load_pretrained(model_dir, device)
     top = _top_variants(scores_tsv, load_variant_table(table_tsv), top_variants)
     skip = supports_gradients(pre)
     rel = np.arange(-flank, flank + 1)

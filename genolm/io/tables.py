@@ -1,4 +1,4 @@
-"""Tab-separated tables the stages hand each other (label tables), read strictly.
+"""Tab-separated tables the stages hand each other (label tables), read strictly; and users' own tables.
 
 pandas alone accepts ragged rows (a longer first row silently becomes an index column), turns empty
 cells into NaN that later break sorting, and raises its own exception types; here each of those is
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -46,6 +47,38 @@ def read_table(path: str | os.PathLike, columns: Mapping[str, type]) -> pd.DataF
             raise GenolmError(f"{path}:{line}: column {name!r} is {got!r}, expected {expected}")
         if kind is int:
             table[name] = values.astype("int64")
+    return table
+
+
+def read_user_table(
+    path: str | os.PathLike, required: Sequence[str] = (), *, sep: str = "\t", **options: Any
+) -> pd.DataFrame:
+    """A table a user wrote (label table, case labels, benchmark CSV), read as pandas reads it.
+
+    Unlike `read_table`, empty cells stay pandas' (NaN unless `options` say otherwise): these callers drop
+    or refuse them with their own message. Only an unreadable file or a missing column is refused here.
+
+    Args:
+        path: the file, as the user named it.
+        required: columns it must have.
+        sep: "\t" for a TSV, "," for a CSV.
+        options: more `pandas.read_csv` keywords (dtype, keep_default_na).
+
+    Returns:
+        The table, every column as pandas reads it.
+
+    Raises:
+        GenolmError: one line naming `path`: unreadable, or without a required column.
+    """
+    try:
+        table = pd.read_csv(path, sep=sep, **options)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        kind = "CSV" if sep == "," else "TSV"
+        raise GenolmError(f"{path}: not a readable {kind} ({str(err).splitlines()[0]})") from err
+    if not set(required) <= set(table.columns):
+        raise GenolmError(
+            f"{path}: expected columns {' and '.join(required)}, got {', '.join(map(str, table.columns))}"
+        )
     return table
 
 

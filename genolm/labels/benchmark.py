@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from genolm.errors import GenolmError
+from genolm.io.tables import read_user_table
 from genolm.labels.summary import finish_gene_table
 
 LOG = logging.getLogger(__name__)
@@ -24,12 +25,7 @@ def read_benchmark_csv(path: str | Path, split: str) -> pd.DataFrame:
     Rows have no genome coordinates (contig "-", start/end -1, strand "."); the id is `<file>:<row>`
     with rows counted from 1 after the header, which is also how errors name them.
     """
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise GenolmError(f"{path}: not a readable CSV ({str(err).splitlines()[0]})") from err
-    if not {"sequence", "label"} <= set(frame.columns):
-        raise GenolmError(f"{path}: expected columns sequence and label, got {', '.join(frame.columns)}")
+    frame = read_user_table(path, ("sequence", "label"), sep=",", dtype=str, keep_default_na=False)
     if frame.empty:
         raise GenolmError(f"{path}: no rows")
     seqs = frame["sequence"].str.strip().str.upper()

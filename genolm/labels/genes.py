@@ -14,6 +14,7 @@ from genolm.go_slim import slim_mapper
 from genolm.io.annotation import Gene, gene_sequence, read_annotation
 from genolm.io.contigs import reconcile_contigs
 from genolm.io.fasta import decode, read_genome
+from genolm.io.tables import read_user_table
 from genolm.io.user_terms import in_user_terms, source_names
 from genolm.labels.summary import contig_warnings, finish_gene_table
 from genolm.splits import SplitIndex, read_splits
@@ -68,13 +69,7 @@ def _read_table(path: str | Path | None, genes: list[Gene]) -> pd.DataFrame:
         raise GenolmError(
             "gene_function task: label 'table' needs label_table: <path to a TSV with id, label>"
         )
-    try:
-        table = pd.read_csv(path, sep="\t", dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise GenolmError(f"{path}: not a readable TSV ({str(err).splitlines()[0]})") from err
-    if not {"id", "label"} <= set(table.columns):
-        raise GenolmError(f"{path}: expected columns id and label, got {', '.join(table.columns)}")
-    table = table.dropna(subset=["id", "label"])
+    table = read_user_table(path, ("id", "label"), dtype=str).dropna(subset=["id", "label"])
     known = {g.id for g in genes} | {g.name for g in genes if g.name}
     unknown = sorted(set(table["id"]) - known)
     if len(unknown) == table["id"].nunique():

@@ -18,6 +18,11 @@ from genolm.errors import GenolmError
 from genolm.models.convnet import ConvNetConfig
 from genolm.models.presets import objective
 
+#: `model_size`'s four sizes, in the order `_sizes` names them.
+_SIZE_KEYS = ("hidden_size", "num_layers", "num_heads", "intermediate_size")
+#: What most transformers configs call them (GPT-2 has its own names).
+_HF_SIZE_NAMES = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+
 
 def _rates(dropout: float | None, *keys: str) -> dict[str, float]:
     """{key: dropout} for every key, or nothing when dropout is None (the family's defaults)."""
@@ -28,12 +33,14 @@ def _special(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     return {"bos_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id}
 
 
+def _sizes(size: dict[str, int], names: tuple[str, ...] = _HF_SIZE_NAMES) -> dict[str, int]:
+    """The four sizes under a config class's own keyword names."""
+    return {name: size[key] for name, key in zip(names, _SIZE_KEYS, strict=True)}
+
+
 def _bert_like(size: dict[str, int], common: dict[str, Any], segments: int, dropout: float | None) -> dict:
     return {
-        "hidden_size": size["hidden_size"],
-        "num_hidden_layers": size["num_layers"],
-        "num_attention_heads": size["num_heads"],
-        "intermediate_size": size["intermediate_size"],
+        **_sizes(size),
         "type_vocab_size": segments,
         **_rates(dropout, "hidden_dropout_prob", "attention_probs_dropout_prob"),
         **common,
@@ -55,10 +62,7 @@ def _roberta(size, tokenizer, max_tokens, common, dropout, segments) -> RobertaC
 
 def _modernbert(size, tokenizer, max_tokens, common, dropout, segments) -> ModernBertConfig:
     return ModernBertConfig(
-        hidden_size=size["hidden_size"],
-        num_hidden_layers=size["num_layers"],
-        num_attention_heads=size["num_heads"],
-        intermediate_size=size["intermediate_size"],
+        **_sizes(size),
         max_position_embeddings=max_tokens,
         cls_token_id=tokenizer.cls_token_id,
         sep_token_id=tokenizer.sep_token_id,
@@ -70,10 +74,7 @@ def _modernbert(size, tokenizer, max_tokens, common, dropout, segments) -> Moder
 
 def _gpt2(size, tokenizer, max_tokens, common, dropout, segments) -> GPT2Config:
     return GPT2Config(
-        n_embd=size["hidden_size"],
-        n_layer=size["num_layers"],
-        n_head=size["num_heads"],
-        n_inner=size["intermediate_size"],
+        **_sizes(size, ("n_embd", "n_layer", "n_head", "n_inner")),
         n_positions=max_tokens,
         **_special(tokenizer),
         **_rates(dropout, "resid_pdrop", "embd_pdrop", "attn_pdrop"),
@@ -83,10 +84,7 @@ def _gpt2(size, tokenizer, max_tokens, common, dropout, segments) -> GPT2Config:
 
 def _llama(size, tokenizer, max_tokens, common, dropout, segments) -> LlamaConfig:
     return LlamaConfig(
-        hidden_size=size["hidden_size"],
-        num_hidden_layers=size["num_layers"],
-        num_attention_heads=size["num_heads"],
-        intermediate_size=size["intermediate_size"],
+        **_sizes(size),
         max_position_embeddings=max_tokens,
         tie_word_embeddings=True,
         **_rates(dropout, "attention_dropout"),

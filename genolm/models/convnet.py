@@ -172,18 +172,12 @@ class ConvNetLMHead(nn.Module):
         return self.vocab(self.norm(gelu(self.dense(hidden))))
 
 
-class ConvNetForMaskedLM(ConvNetPreTrainedModel):
-    """ConvNetModel + LM head; `labels` (-100 where no loss) give the mean masked-LM cross-entropy."""
+class _ConvNetWithHead(ConvNetPreTrainedModel):
+    """ConvNetModel under a task head: the forward both heads share (encode, then the head's `_head`)."""
 
     def __init__(self, config: ConvNetConfig) -> None:
         super().__init__(config)
         self.convnet = ConvNetModel(config)
-        self.lm_head = ConvNetLMHead(config)
-        self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        """The vocabulary projection (transformers' default would return the whole head)."""
-        return self.lm_head.vocab
 
     def forward(
         self,
@@ -193,8 +187,32 @@ class ConvNetForMaskedLM(ConvNetPreTrainedModel):
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-    ) -> MaskedLMOutput:
+    ) -> MaskedLMOutput | SequenceClassifierOutput:
+        """As `ConvNetModel.forward`, plus `labels`: the head's targets, which give the output's loss."""
         out = self.convnet(input_ids, attention_mask, inputs_embeds, output_hidden_states)
+        return self._head(out, attention_mask, labels)
+
+    def _head(
+        self, out: BaseModelOutput, attention_mask: torch.Tensor | None, labels: torch.Tensor | None
+    ) -> MaskedLMOutput | SequenceClassifierOutput:
+        raise NotImplementedError
+
+
+class ConvNetForMaskedLM(_ConvNetWithHead):
+    """ConvNetModel + LM head; `labels` (-100 where no loss) give the mean masked-LM cross-entropy."""
+
+    def __init__(self, config: ConvNetConfig) -> None:
+        super().__init__(config)
+        self.lm_head = ConvNetLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        """The vocabulary projection (transformers' default would return the whole head)."""
+        return self.lm_head.vocab
+
+    def _head(
+        self, out: BaseModelOutput, attention_mask: torch.Tensor | None, labels: torch.Tensor | None
+    ) -> MaskedLMOutput:
         logits = self.lm_head(out.last_hidden_state)
         loss = None
         if labels is not None:
@@ -209,7 +227,7 @@ def _masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> t
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
 
 
-class ConvNetForSequenceClassification(ConvNetPreTrainedModel):
+class ConvNetForSequenceClassification(_ConvNetWithHead):
     """Mean over real tokens of the final states, dropout, linear head; loss by `config.problem_type`
     (inferred as transformers' classes do: 1 label regression, integer labels single-label, else
     multi-label)."""
@@ -217,7 +235,6 @@ class ConvNetForSequenceClassification(ConvNetPreTrainedModel):
     def __init__(self, config: ConvNetConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.convnet = ConvNetModel(config)
         rate = (
             config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         )
@@ -225,16 +242,9 @@ class ConvNetForSequenceClassification(ConvNetPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
+    def _head(
+        self, out: BaseModelOutput, attention_mask: torch.Tensor | None, labels: torch.Tensor | None
     ) -> SequenceClassifierOutput:
-        out = self.convnet(input_ids, attention_mask, inputs_embeds, output_hidden_states)
         logits = self.classifier(self.dropout(_masked_mean(out.last_hidden_state, attention_mask)))
         loss = None if labels is None else self._loss(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from genolm.atomic import write_text
 from genolm.errors import GenolmError
-from genolm.report.figures import PALETTE, ci_arrays
+from genolm.report.figures import PALETTE, ci_arrays, legend_group
 from genolm.report.format import Block, figure, fmt, h3, is_number, link, note, section, slug, table, with_ci
 from genolm.report.load import FAMILIES, HEADLINE, METRICS, method_rank, read_json, read_table, role, tasks
 from genolm.report.render import now, render
@@ -91,9 +91,7 @@ def _pretraining(runs: dict[str, Path]) -> Block:
             fig.add_scatter(
                 x=part["step"],
                 y=part["loss"],
-                name=name,
-                legendgroup=name,
-                showlegend=col == 2,
+                **legend_group(name, shown=col == 2),
                 line_color=colour,
                 mode="lines" if phase == "train" else "lines+markers",
                 row=1,
@@ -165,9 +163,7 @@ def _bars(by_run: dict[str, dict[str, dict]], metric_names: list[str]) -> go.Fig
             fig.add_bar(
                 x=list(methods),
                 y=[m.get("value") for m in ms],
-                name=run,
-                legendgroup=run,
-                showlegend=j == 0,
+                **legend_group(run, shown=j == 0),
                 marker_color=PALETTE[i % len(PALETTE)],
                 error_y={"type": "data", "array": plus, "arrayminus": minus},
                 row=j // cols + 1,

@@ -26,6 +26,12 @@ LOG_LABELS = {"lr": "learning rate", "tokens_per_s": "throughput (tokens/s)"}
 MAX_TRACK_CONTIGS = 30
 
 
+def legend_group(name: str, shown: bool) -> dict[str, Any]:
+    """Trace settings for a series drawn in several panels: one legend entry (`shown` on one trace only)
+    that toggles all of them."""
+    return {"name": name, "legendgroup": name, "showlegend": shown}
+
+
 def ci_arrays(metrics: Sequence[dict]) -> tuple[list[float | None], list[float | None]]:
     """(plus, minus) error-bar lengths of metric dicts; None where a value or CI bound is not finite."""
     plus: list[float | None] = []
@@ -69,9 +75,7 @@ def roc_pr(curves: dict[str, tuple[Any, Any]], positive: str) -> go.Figure:
         fig.add_scatter(
             x=recall,
             y=precision,
-            name=name,
-            legendgroup=name,
-            showlegend=False,
+            **legend_group(name, shown=False),
             line_color=colour,
             row=1,
             col=2,
@@ -179,9 +183,7 @@ def score_violins(scores: dict[str, pd.DataFrame]) -> go.Figure:
             fig.add_violin(
                 x=part["label"],
                 y=part["score"],
-                name=label,
-                legendgroup=label,
-                showlegend=i == 1,
+                **legend_group(label, shown=i == 1),
                 line_color=colour,
                 box_visible=True,
                 meanline_visible=True,

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from genolm.errors import GenolmError
-from genolm.names import BASELINE_METHODS, MODEL_METHODS, SPLITS
+from genolm.names import BASELINE_METHODS, CONTROL_METHODS, MODEL_METHODS, SPLITS
 from genolm.report.format import is_number
 
 FAMILIES = {"gene_function": "Gene function", "disease_risk": "Disease risk"}
@@ -116,8 +116,9 @@ def _index(order: tuple[str, ...], item: str) -> int:
 
 
 def method_rank(method: str) -> tuple[int, str]:
-    """Sort key: model methods, then baselines, each in their `genolm.names` order; unknown ones last."""
-    return (_index(MODEL_METHODS + BASELINE_METHODS, method), method)
+    """Sort key: model methods, their random-init controls, then baselines, each in their `genolm.names`
+    order; unknown ones last."""
+    return (_index(MODEL_METHODS + CONTROL_METHODS + BASELINE_METHODS, method), method)
 
 
 def split_rank(split: str) -> tuple[int, str]:

@@ -61,11 +61,18 @@ if set(GENE_TASKS) - set(CSV_GENE_TASKS) and "annotation" not in config["sources
     sys.exit(
         "genolm config error at 'sources.annotation': gene_function tasks need an annotation source"
     )
-GENE_METHODS = list(config["gene_function"]["methods"]) + list(names.GENE_BASELINES)
-# The consequence baseline needs an annotation to place variants in genes.
-VARIANT_METHODS = [*names.VARIANT_MODEL_METHODS, "kmer_lr"]
-if "annotation" in config["sources"]:
-    VARIANT_METHODS.append("consequence")
+# The baselines and the random_init control run on every task, beside the configured model methods.
+GENE_METHODS = (
+    list(config["gene_function"]["methods"])
+    + list(names.GENE_BASELINES)
+    + list(names.GENE_CONTROLS)
+)
+# consequence and combined need an annotation to place variants in genes.
+VARIANT_METHODS = [
+    m
+    for m in names.VARIANT_METHODS
+    if m not in names.ANNOTATION_METHODS or "annotation" in config["sources"]
+]
 for _task, _spec in config["disease_risk"]["tasks"].items():
     # The simulator's cohort lives on the simulated genome; on any other genome it would be meaningless.
     if (
@@ -117,7 +124,7 @@ def variant_model(wildcards):
     """Model-based methods need the pretrained model; the baselines do not."""
     return (
         [f"{RESULTS}/pretrain/model"]
-        if wildcards.method in names.VARIANT_MODEL_METHODS
+        if wildcards.method in names.VARIANT_MODEL_METHODS + names.VARIANT_CONTROLS
         else []
     )
 

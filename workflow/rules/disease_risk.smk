@@ -1,5 +1,7 @@
 rule score_variants:
-    """Score the test variants of one disease-risk task: zero-shot, supervised head, k-mer or consequence baseline."""
+    """Score the test variants of one disease-risk task: zero-shot, supervised head (and its random-init
+    control), LM + consequence features combined, k-mer, consequence or one-hot CNN baseline.
+    """
     input:
         table=f"{RESULTS}/labels/variants/{{task}}.tsv",
         model=variant_model,
@@ -23,7 +25,14 @@ rule score_variants:
     resources:
         mem_mb=4000,
         runtime=60,
+        # The model methods compute on the job's GPUs; the baselines never ask for one.
+        gpu=lambda wildcards: (
+            config["disease_risk"]["gpus"]
+            if wildcards.method in names.VARIANT_MODEL_METHODS + names.VARIANT_CONTROLS
+            else 0
+        ),
     params:
         seed=config["seed"],
+        cnn=config["disease_risk"]["cnn"],
     script:
         "../scripts/score_variants.py"

@@ -1,7 +1,9 @@
 rule finetune:
     """Adapt the pretrained model to one gene-function task: full/LoRA/IA3/soft-prompt tuning or a linear probe.
 
-    model/ is the saved classifier (encoder/, head.safetensors, classifier.json) for `genolm predict`.
+    The random_init control trains finetune_full's recipe on an encoder re-initialised from the
+    pretrained config: the same rows, whether pretraining helped. model/ is the saved classifier
+    (encoder/, head.safetensors, classifier.json) for `genolm predict`.
     """
     input:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
@@ -20,7 +22,7 @@ rule finetune:
     benchmark:
         f"{RESULTS}/benchmarks/gene_function/{{task}}_{{method}}.tsv"
     wildcard_constraints:
-        method=names.alternation(names.GENE_MODEL_METHODS),
+        method=names.alternation(names.GENE_MODEL_METHODS + names.GENE_CONTROLS),
     conda:
         ENVS / "evaluate.yaml"
     threads: config["gene_function"]["finetune"]["threads"]
@@ -42,8 +44,13 @@ rule finetune:
         "../scripts/finetune.py"
 
 
+def baseline_threads(wildcards):
+    """Only the CNN trains a network: it gets gene_function.cnn.threads, the others one thread."""
+    return config["gene_function"]["cnn"]["threads"] if wildcards.method == "cnn" else 1
+
+
 rule gene_baseline:
-    """A baseline (k-mer logistic regression or majority class) on the same split and test rows."""
+    """A baseline (k-mer logistic regression, one-hot CNN or majority class) on the same split and test rows."""
     input:
         table=f"{RESULTS}/labels/genes/{{task}}.tsv",
     output:
@@ -62,12 +69,13 @@ rule gene_baseline:
         method=names.alternation(names.GENE_BASELINES),
     conda:
         ENVS / "evaluate.yaml"
-    threads: 1
+    threads: baseline_threads
     resources:
         mem_mb=2000,
         runtime=30,
     params:
         seed=config["seed"],
+        cnn={k: v for k, v in config["gene_function"]["cnn"].items() if k != "threads"},
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/gene_baseline.py"

@@ -19,6 +19,7 @@ rule interpret:
     resources:
         mem_mb=2000,
         runtime=30,
+        gpu=config["interpret"]["gpus"],
     params:
         top_variants=config["interpret"]["top_variants"],
         flank=config["interpret"]["flank"],
@@ -55,6 +56,7 @@ rule interpret_classifier:
     resources:
         mem_mb=2000,
         runtime=30,
+        gpu=config["interpret"]["gpus"],
     params:
         top_genes=config["interpret"]["top_genes"],
         ig_steps=config["interpret"]["ig_steps"],
@@ -68,7 +70,10 @@ rule interpret_classifier:
 
 
 rule compress:
-    """Int8 dynamic quantization of the pretrained model: size, CPU throughput and metric change."""
+    """Int8 dynamic quantization of the pretrained model: size, CPU throughput and metric change.
+
+    CPU only, by design: torch's dynamic int8 kernels are CPU kernels, and the stage measures CPU deployment.
+    """
     input:
         model=f"{RESULTS}/pretrain/model",
         windows=f"{RESULTS}/preprocess/windows/test.npy",
@@ -115,9 +120,13 @@ rule distill:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=config["compress"]["distill"]["gpus"],
     params:
+        # The job's gpu resource carries compress.distill.gpus (so a profile's set-resources reaches it).
         settings={
-            k: v for k, v in config["compress"]["distill"].items() if k != "enabled"
+            k: v
+            for k, v in config["compress"]["distill"].items()
+            if k not in ("enabled", "gpus")
         },
         seed=config["seed"],
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],

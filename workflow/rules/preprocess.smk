@@ -1,6 +1,10 @@
-from genolm.windows import shard_ids
+from dataclasses import fields
+
+from genolm.windows import WindowFilter, shard_ids
 
 PREPROCESS = config["preprocess"]
+# The settings of genolm.windows.WindowFilter, passed as one object to every rule that cuts or joins windows.
+WINDOW_FILTER = {field.name: PREPROCESS[field.name] for field in fields(WindowFilter)}
 
 
 rule splits:
@@ -86,12 +90,7 @@ rule windows_shard:
         mem_mb=2000,
         runtime=60,
     params:
-        window=PREPROCESS["window"],
-        stride=PREPROCESS["stride"],
-        max_n_fraction=PREPROCESS["max_n_fraction"],
-        soft_mask=PREPROCESS["soft_mask"],
-        max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
-        dedup=PREPROCESS["dedup"],
+        filters=WINDOW_FILTER,
     script:
         "../scripts/windows_shard.py"
 
@@ -192,12 +191,7 @@ if CORPUS:
             mem_mb=2000,
             runtime=60,
         params:
-            window=PREPROCESS["window"],
-            stride=PREPROCESS["stride"],
-            max_n_fraction=PREPROCESS["max_n_fraction"],
-            soft_mask=PREPROCESS["soft_mask"],
-            max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
-            dedup=PREPROCESS["dedup"],
+            filters=WINDOW_FILTER,
         script:
             "../scripts/windows_shard.py"
 
@@ -234,12 +228,7 @@ if CORPUS:
             mem_mb=2000,
             runtime=60,
         params:
-            window=PREPROCESS["window"],
-            stride=PREPROCESS["stride"],
-            max_n_fraction=PREPROCESS["max_n_fraction"],
-            soft_mask=PREPROCESS["soft_mask"],
-            max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
-            dedup=PREPROCESS["dedup"],
+            filters=WINDOW_FILTER,
             reverse_complement=PREPROCESS["reverse_complement"],
             sampling=CORPUS_SETTINGS["sampling"],
             seed=config["seed"],
@@ -274,12 +263,7 @@ else:
             mem_mb=2000,
             runtime=60,
         params:
-            window=PREPROCESS["window"],
-            stride=PREPROCESS["stride"],
-            max_n_fraction=PREPROCESS["max_n_fraction"],
-            soft_mask=PREPROCESS["soft_mask"],
-            max_soft_mask_fraction=PREPROCESS["max_soft_mask_fraction"],
-            dedup=PREPROCESS["dedup"],
+            filters=WINDOW_FILTER,
             reverse_complement=PREPROCESS["reverse_complement"],
         script:
             "../scripts/windows.py"

@@ -18,6 +18,7 @@ rule score_cohort:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=config["disease_risk"]["gpus"],
     params:
         window=lambda wildcards: task_config("disease_risk", wildcards.task)["window"],
     script:

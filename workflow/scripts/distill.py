@@ -15,4 +15,5 @@ run_step(
         **snakemake.params.settings, seed=snakemake.params.seed, threads=snakemake.threads
     ),
     task_type=snakemake.params.task_type,
+    gpus=int(snakemake.resources.gpu),
 )

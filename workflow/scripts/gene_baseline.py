@@ -10,4 +10,6 @@ run_step(
     metrics_json=snakemake.output.metrics,
     task_type=snakemake.params.task_type,
     seed=snakemake.params.seed,
+    cnn=snakemake.params.cnn,
+    threads=snakemake.threads,
 )

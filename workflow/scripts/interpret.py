@@ -14,4 +14,5 @@ run_step(
     top_variants=snakemake.params.top_variants,
     flank=snakemake.params.flank,
     threads=snakemake.threads,
+    gpus=int(snakemake.resources.gpu),
 )

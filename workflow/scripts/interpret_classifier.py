@@ -21,4 +21,5 @@ run_step(
     motif_database=snakemake.input.database[0] if snakemake.input.database else None,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
+    gpus=int(snakemake.resources.gpu),
 )

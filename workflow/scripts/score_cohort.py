@@ -9,4 +9,5 @@ run_step(
     genome=snakemake.input.genome,
     out_tsv=snakemake.output.scores,
     window=snakemake.params.window,
+    gpus=int(snakemake.resources.gpu),
 )

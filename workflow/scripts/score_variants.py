@@ -11,4 +11,6 @@ run_step(
     model_dir=snakemake.input.model[0] if snakemake.input.model else None,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
+    gpus=int(snakemake.resources.gpu),
+    cnn=snakemake.params.cnn,
 )

@@ -7,7 +7,5 @@ run_step(
     splits=snakemake.input.splits,
     contigs=snakemake.input.contigs,
     out=snakemake.output[0],
-    window=snakemake.params.window,
-    stride=snakemake.params.stride,
-    shard_size=snakemake.params.shard_size,
+    **snakemake.params,  # window, stride, shard_size: the function's settings by name
 )

@@ -7,8 +7,5 @@ run_step(
     train_windows=snakemake.input.train,
     val_windows=snakemake.input.val,
     out_dir=snakemake.output[0],
-    kind=snakemake.params.kind,
-    k=snakemake.params.k,
-    vocab_size=snakemake.params.vocab_size,
-    window=snakemake.params.window,
+    **snakemake.params,  # kind, k, vocab_size, window: the function's settings by name
 )
