@@ -7,11 +7,15 @@ variant table (or reuses a finished run), then, for every labelled variant of ev
 - the LM's masked-marginal LLR per strand (forward, reverse complement) and their mean, which must equal
   minus the workflow's zero-shot score on the test rows (checked);
 - background LLRs from `genolm.zeroshot_calibration` fitted on the pretraining text
-  (`preprocess/windows/train.npy`): base composition (flank 0) and centred 3-/5-mer context models
-  (flank 1, 2), plus a strand-symmetric composition (train windows and their reverse complements);
-- AUROC of minus each score (higher = more pathogenic) overall, per split, by substitution (ref>alt),
-  transition/transversion, ref base, region and coding strand, with 95% bootstrap CIs where it matters
-  and a paired bootstrap of calibrated minus raw;
+  (`preprocess/windows/train.npy`): base composition (`bg0`, flank 0) and centred 3-/5-mer context models
+  (`bg1`, `bg2`), per strand and strand-averaged;
+- calibrated LLRs: minus the strand-averaged background (`calibrated_mean<k>`), minus the background with
+  per-strand weights fitted by least squares on the unlabelled train-split rows (`calibrated_fitted<k>`,
+  what the product's `zeroshot_calibrated` would report with k = 0), minus the forward-strand composition
+  alone (over-subtracts: shown as a warning), minus the train rows' mean LLR of the same substitution type;
+- AUROC of minus each LLR (higher = more pathogenic) on the test split and on all splits with 95%
+  bootstrap CIs, per split, by substitution (ref>alt), transition/transversion, ref base, region and
+  coding strand, the mean within-substitution AUROC, and a paired bootstrap of calibrated minus raw;
 - correlations of the LLR with the backgrounds, and the label mix of each substitution and region.
 
 Regions come from the variant table's `gene` column (ClinVar GENEINFO): MT-T* tRNA, MT-RNR* rRNA,
@@ -23,6 +27,7 @@ With --json, stdout holds exactly one JSON object; logs go to stderr.
 
     python benchmarks/zeroshot_mtdna.py --workdir /tmp/zs_mtdna --steps 600 --json
     python benchmarks/zeroshot_mtdna.py --results /tmp/zs_mtdna/results/mtdna --json   # reuse a run
+    python benchmarks/zeroshot_mtdna.py --workdir /tmp/zs_rc --reverse-complement --json  # RC-augmented LM
 """
 
 from __future__ import annotations

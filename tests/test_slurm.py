@@ -327,13 +327,16 @@ def test_gpu_profile_gives_pretrain_and_finetune_sbatch_gpus(monkeypatch):
         rule, _, assignment = item.partition(":")
         key, _, value = assignment.partition("=")
         per_rule.setdefault(rule, {})[key] = value
-    assert set(per_rule) == {"pretrain", "finetune"}
-    for resources in per_rule.values():
+    assert set(per_rule) == {"pretrain", "finetune", "distill", "score_cohort", "score_variants"}
+    for rule, resources in per_rule.items():
+        if rule == "score_variants":
+            continue  # per-job expressions (model methods only); tests/test_devices.py evaluates them
         assert resources["slurm_partition"] == "gpu"
         job = SimpleNamespace(resources=_Resources(resources))
         assert set_gres_string(job).strip() == "--gpus=a100:1"
     plain = _profile("slurm-gpu", monkeypatch)
-    assert plain["set-resources"] == ["pretrain:gpu=1", "finetune:gpu=1"]
+    fixed = [item for item in plain["set-resources"] if not item.startswith("score_variants:")]
+    assert fixed == ["pretrain:gpu=1", "finetune:gpu=1", "distill:gpu=1", "score_cohort:gpu=1"]
     assert set_gres_string(SimpleNamespace(resources=_Resources(gpu=1))).strip() == "--gpus=1"
 
 

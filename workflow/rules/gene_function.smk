@@ -75,7 +75,12 @@ rule gene_baseline:
         runtime=30,
     params:
         seed=config["seed"],
-        cnn={k: v for k, v in config["gene_function"]["cnn"].items() if k != "threads"},
+        # Only the cnn job sees its settings, so changing them reruns no other baseline.
+        cnn=lambda wildcards: (
+            {k: v for k, v in config["gene_function"]["cnn"].items() if k != "threads"}
+            if wildcards.method == "cnn"
+            else None
+        ),
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/gene_baseline.py"
