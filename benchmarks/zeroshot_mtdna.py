@@ -10,9 +10,10 @@ variant table (or reuses a finished run), then, for every labelled variant of ev
   (`preprocess/windows/train.npy`): base composition (`bg0`, flank 0) and centred 3-/5-mer context models
   (`bg1`, `bg2`), per strand and strand-averaged;
 - calibrated LLRs: minus the strand-averaged background (`calibrated_mean<k>`), minus the background with
-  per-strand weights fitted by least squares on the unlabelled train-split rows (`calibrated_fitted<k>`,
-  what the product's `zeroshot_calibrated` would report with k = 0), minus the forward-strand composition
-  alone (over-subtracts: shown as a warning), minus the train rows' mean LLR of the same substitution type;
+  per-strand weights fitted by least squares on the unlabelled train-split rows (`calibrated_fitted<k>`),
+  minus the forward-strand composition alone (over-subtracts: shown as a warning), and minus the LM's mean
+  LLR of the same substitution type over the unlabelled train-split rows (`substitution_centred`, what the
+  product's `zeroshot_calibrated` reports);
 - AUROC of minus each LLR (higher = more pathogenic) on the test split and on all splits with 95%
   bootstrap CIs, per split, by substitution (ref>alt), transition/transversion, ref base, region and
   coding strand, the mean within-substitution AUROC, and a paired bootstrap of calibrated minus raw;
@@ -52,9 +53,11 @@ sys.path.insert(0, str(REPO))
 from genolm.metrics import binary_scores, classification_metrics  # noqa: E402
 from genolm.zeroshot_calibration import (  # noqa: E402
     calibrated_llr,
+    centred_llr,
     fit_background,
     fit_strand_weights,
     strand_background_llr,
+    substitution_offsets,
 )
 
 LOG = logging.getLogger("zeroshot_mtdna")
@@ -233,10 +236,9 @@ def llr_columns(results: Path) -> tuple[pd.DataFrame, dict]:
         if k == 0:
             info["train_composition_ACGT"] = [round(float(f), 4) for f in np.exp(bg.log_composition)]
     table["llr_minus_forward_composition"] = table["llr"] - table["bg0_forward"]
-    substitution = table["ref"] + ">" + table["alt"]
-    table["substitution_centred"] = table["llr"] - substitution.map(
-        table[train].groupby(substitution)["llr"].mean()
-    )
+    offsets = substitution_offsets(table["llr"][train], table[train])
+    table["substitution_centred"] = centred_llr(table["llr"], table, offsets)
+
     return table, info
 
 
@@ -288,7 +290,12 @@ def analyse(results: Path, seed: int) -> dict:
     y = frame["label"].to_numpy()
     test = (frame["split"] == "test").to_numpy()
     group_cols = ["llr", "bg0", "calibrated_mean0", "calibrated_fitted0", "substitution_centred"]
-    product = "calibrated_fitted0"
+    paired = {}
+    for product in ("substitution_centred", "calibrated_fitted0"):
+        for name, rows in (("test", test), ("all", np.ones(len(y), bool))):
+            paired[f"{product}_minus_llr_{name}"] = paired_difference(
+                y[rows], frame[product].to_numpy()[rows], frame["llr"].to_numpy()[rows], seed
+            )
     return {
         "run": str(results),
         "seed": seed,
@@ -297,12 +304,7 @@ def analyse(results: Path, seed: int) -> dict:
         "fraction_llr_negative": round(float((table["llr"] < 0).mean()), 4),
         "auroc_test": {c: with_ci(y[test], frame[c].to_numpy()[test], seed) for c in columns},
         "auroc_all_splits": {c: with_ci(y, frame[c].to_numpy(), seed) for c in columns},
-        f"{product}_minus_llr_test": paired_difference(
-            y[test], frame[product].to_numpy()[test], frame["llr"].to_numpy()[test], seed
-        ),
-        f"{product}_minus_llr_all": paired_difference(
-            y, frame[product].to_numpy(), frame["llr"].to_numpy(), seed
-        ),
+        **paired,
         "by_split": {
             s: {c: round(auroc(g["label"].to_numpy(), g[c].to_numpy()), 4) for c in columns}
             for s, g in frame.groupby("split")

@@ -113,6 +113,41 @@ def _add_gpus(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_prioritise(sub) -> None:
+    """The `prioritise` command's options (genes ranked by their variants' scores, cohort burden tests)."""
+    prio = sub.add_parser(
+        "prioritise", help="rank genes by their variants' scores and, with a cohort, burden tests"
+    )
+    prio.add_argument("--annotation", required=True, help="GFF3/GTF/GenBank placing variants in genes")
+    prio.add_argument(
+        "--scores",
+        required=True,
+        action="append",
+        help="NAME=PATH of a scores TSV (contig, pos, ref, alt, score); repeatable",
+    )
+    prio.add_argument(
+        "--genotypes", help="cohort VCF with GT (needs --labels and --genome): adds burden tests"
+    )
+    prio.add_argument("--labels", help="TSV with columns sample, label (case/control or 1/0) and covariates")
+    prio.add_argument("--genome", help="reference FASTA, for the consequence-weighted burden")
+    prio.add_argument("--covariates", nargs="*", default=[], help="columns of --labels to adjust for")
+    prio.add_argument("--known-genes", help="TSV with a gene column: report their ranks and recall at 10")
+    prio.add_argument("--max-af", type=float, default=0.05, help="rare-variant cut (default 0.05)")
+    prio.add_argument(
+        "--permutations", type=int, default=1000, help="for genes with few carriers (default 1000)"
+    )
+    prio.add_argument(
+        "--permutation-below",
+        type=int,
+        default=20,
+        help="carriers below which permutation p is used (default 20)",
+    )
+    prio.add_argument("--seed", type=int, default=42, help="fold and permutation seed (default 42)")
+    prio.add_argument("--metrics", help="metrics JSON to write (default: <output>.metrics.json)")
+    prio.add_argument("-o", "--output", required=True, help="genes TSV to write, ranked per method")
+    prio.set_defaults(func=_cmd_prioritise)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genolm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,38 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     risk.add_argument("-o", "--output", required=True, help="TSV to write, one row per sample")
     risk.set_defaults(func=_cmd_risk)
-
-    prio = sub.add_parser(
-        "prioritise", help="rank genes by their variants' scores and, with a cohort, burden tests"
-    )
-    prio.add_argument("--annotation", required=True, help="GFF3/GTF/GenBank placing variants in genes")
-    prio.add_argument(
-        "--scores",
-        required=True,
-        action="append",
-        help="NAME=PATH of a scores TSV (contig, pos, ref, alt, score); repeatable",
-    )
-    prio.add_argument(
-        "--genotypes", help="cohort VCF with GT (needs --labels and --genome): adds burden tests"
-    )
-    prio.add_argument("--labels", help="TSV with columns sample, label (case/control or 1/0) and covariates")
-    prio.add_argument("--genome", help="reference FASTA, for the consequence-weighted burden")
-    prio.add_argument("--covariates", nargs="*", default=[], help="columns of --labels to adjust for")
-    prio.add_argument("--known-genes", help="TSV with a gene column: report their ranks and recall at 10")
-    prio.add_argument("--max-af", type=float, default=0.05, help="rare-variant cut (default 0.05)")
-    prio.add_argument(
-        "--permutations", type=int, default=1000, help="for genes with few carriers (default 1000)"
-    )
-    prio.add_argument(
-        "--permutation-below",
-        type=int,
-        default=20,
-        help="carriers below which permutation p is used (default 20)",
-    )
-    prio.add_argument("--seed", type=int, default=42, help="fold and permutation seed (default 42)")
-    prio.add_argument("--metrics", help="metrics JSON to write (default: <output>.metrics.json)")
-    prio.add_argument("-o", "--output", required=True, help="genes TSV to write, ranked per method")
-    prio.set_defaults(func=_cmd_prioritise)
+    _add_prioritise(sub)
 
     predict = sub.add_parser("predict", help="classify FASTA records with a saved gene-function classifier")
     predict.add_argument(

@@ -27,7 +27,7 @@ LABEL_SEP = ";"
 
 #: Disease-risk methods that read the pretrained model (`combined`: supervised's LM features plus the
 #: consequence features, to tell whether the LM adds to the annotation).
-VARIANT_MODEL_METHODS = ("zeroshot", "supervised", "combined")
+VARIANT_MODEL_METHODS = ("zeroshot", "zeroshot_calibrated", "supervised", "combined")
 #: Disease-risk baselines (`cnn`: a one-hot CNN on the ref/alt windows, trained from scratch).
 VARIANT_BASELINES = ("kmer_lr", "consequence", "cnn")
 #: Disease-risk controls: `supervised` on the features of an encoder re-initialised from its config.
@@ -35,10 +35,12 @@ VARIANT_CONTROLS = ("supervised_random_init",)
 #: Disease-risk methods that read an annotation's consequence codes: they run only where one is configured.
 ANNOTATION_METHODS = ("consequence", "combined")
 VARIANT_METHODS = VARIANT_MODEL_METHODS + VARIANT_BASELINES + VARIANT_CONTROLS
+#: Disease-risk methods that run the pretrained encoder: they need the model and use the job's GPUs.
+VARIANT_ENCODER_METHODS = VARIANT_MODEL_METHODS + VARIANT_CONTROLS
 VARIANT_CLASSES = ("benign", "pathogenic")
 
 #: Every model method, in the order the report lists them (supervised before zero-shot).
-MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot", "combined")
+MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot", "zeroshot_calibrated", "combined")
 #: Every control, in report order: pretrained architectures without pretraining (not baselines: the
 #: report's best-baseline answer leaves them out and compares each with its pair, PRETRAINING_CONTROLS).
 CONTROL_METHODS = (*GENE_CONTROLS, *VARIANT_CONTROLS)

@@ -32,6 +32,7 @@ from genolm.metrics import binary_scores, classification_metrics
 from genolm.names import VARIANT_CLASSES, VARIANT_COLUMNS, VARIANT_METHODS
 from genolm.sequence import reverse_complement
 from genolm.tokenizers import tokenizer_kind
+from genolm.zeroshot_calibration import centred_llr, substitution_offsets
 
 LOG = logging.getLogger(__name__)
 CLASSES = list(VARIANT_CLASSES)
@@ -241,6 +242,19 @@ def score_variants(
         pre = load_pretrained(model_dir, device)
         score = -zero_shot_llr(pre, parts["test"])
         info = {"objective": pre.objective, "n_train": 0, **on_gpu}
+    elif method == "zeroshot_calibrated":
+        pre = load_pretrained(model_dir, device)
+        if parts["train"].empty:
+            raise GenolmError(f"{table_tsv}: zeroshot_calibrated needs train-split variants to centre on")
+        offsets = substitution_offsets(zero_shot_llr(pre, parts["train"]), parts["train"])  # labels unused
+        score = -centred_llr(zero_shot_llr(pre, parts["test"]), parts["test"], offsets)
+        info = {
+            "objective": pre.objective,
+            "n_train": 0,
+            "n_fit_unlabelled": len(parts["train"]),
+            "calibration": "LLR minus the LM's mean LLR per substitution type over the train variants",
+            **on_gpu,
+        }
     elif method == "cnn":
         settings = CNNSettings(**{**(cnn or {}), "seed": seed})
         pairs = {s: list(zip(p["ref_window"], p["alt_window"], strict=True)) for s, p in parts.items()}

@@ -1,19 +1,22 @@
-"""Calibrated zero-shot variant scores: the LM's log-likelihood ratio minus a background model's.
+"""Calibrated zero-shot variant scores: the LM's log-likelihood ratio minus what composition explains.
 
 A masked LM's LLR, log p(alt | context) - log p(ref | context), mixes what the model learned about
 function with what it learned about plain base composition. On a genome with skewed composition
 (the human mtDNA reference strand is ~32% A, ~31% C, ~13% G, ~23% T) the second part alone rewards
 every substitution toward a common base, whatever it does; on ClinVar mtDNA, where pathogenic SNVs
-are enriched for a lost G, that alone drives the AUROC below chance (see README, "Disease-risk
-scores"). The background here knows nothing else: the frequency of each base given its `flank`
-neighbours on each side (`flank=0`: base composition, log f(alt) - log f(ref)), counted on the
-train text, scored on the forward and reverse-complement windows like
-`genolm.variants.zero_shot_llr`. The calibrated LLR is the LM's LLR minus the background's; the two
-strands' weights are either the plain mean or fitted without labels (`fit_strand_weights`), since an
-LM pretrained on one strand follows composition mostly on that strand.
+are enriched for a lost G, that alone drives the AUROC below chance (README, "Disease-risk scores").
 
-Fit the background on the text the LM was pretrained on (`preprocess/windows/train.npy`), so that
-"what the background explains" is what the LM could have learned from its own training text.
+Two calibrations, both label-free:
+
+- a background model of the train text (`fit_background`): the frequency of each base given its
+  `flank` neighbours on each side (`flank=0`: base composition, log f(alt) - log f(ref)), scored on
+  the forward and reverse-complement windows like `genolm.variants.zero_shot_llr`, with the strands
+  weighted equally or by least squares (`fit_strand_weights`); it explains why, and is what to fit
+  on the LM's own pretraining text (`preprocess/windows/train.npy`);
+- the LM's own mean LLR per substitution type over the train split's variants
+  (`substitution_offsets`, `centred_llr`): the most any context-free model can say about a
+  substitution, whatever the LM learned it from; robust where the global composition is not (an LM
+  pretrained with reverse-complement augmentation), and what `zeroshot_calibrated` reports.
 """
 
 from __future__ import annotations
@@ -229,3 +232,61 @@ def _checked(llr: np.ndarray, table: pd.DataFrame) -> np.ndarray:
     if llr.shape != (len(table),):
         raise GenolmError(f"calibration: {llr.shape[0]} LLRs for {len(table)} variants")
     return llr
+
+
+SUBSTITUTIONS = tuple(f"{r}>{a}" for r in "ACGT" for a in "ACGT" if r != a)
+
+
+def _substitution(table: pd.DataFrame) -> pd.Series:
+    return table["ref"].astype(str) + ">" + table["alt"].astype(str)
+
+
+def substitution_offsets(llr: np.ndarray, table: pd.DataFrame) -> dict[str, float]:
+    """The LM's mean LLR per substitution type (ref>alt), over unlabelled variants; labels unused.
+
+    This is the most a context-free model can say about a substitution, read off the LM itself: it
+    holds the composition bias whatever its source (one-strand pretraining, local composition the LM
+    uses to tell the strands apart), where `fit_background` only holds the global composition. A
+    flank-0 background LLR is constant within a type, so subtracting these offsets removes it exactly.
+
+    Args:
+        llr: the LM's strand-averaged LLR of `table`'s rows (fit on the train split's variants).
+        table: the variants, with `ref` and `alt`.
+
+    Returns:
+        Every type of SUBSTITUTIONS -> its mean LLR; a type absent from `table` gets the overall mean.
+
+    Raises:
+        GenolmError: no rows, or `llr` and `table` differ in length.
+    """
+    llr = _checked(llr, table)
+    if not len(llr):
+        raise GenolmError(
+            "calibration: no variants to fit the substitution offsets on (the train split is empty)"
+        )
+    means = pd.Series(llr, index=table.index).groupby(_substitution(table)).mean()
+    return {s: float(means.get(s, llr.mean())) for s in SUBSTITUTIONS}
+
+
+def centred_llr(llr: np.ndarray, table: pd.DataFrame, offsets: dict[str, float]) -> np.ndarray:
+    """The LM's LLR minus its mean LLR for the same substitution type (the score is minus this).
+
+    Args:
+        llr: `genolm.variants.zero_shot_llr` of `table`'s rows, in the same order.
+        table: the scored variants, with `ref` and `alt` (single bases A/C/G/T).
+        offsets: from `substitution_offsets` on the train split's variants.
+
+    Returns:
+        llr - offsets[ref>alt] per row.
+
+    Raises:
+        GenolmError: `llr` and `table` differ in length, or a substitution outside SUBSTITUTIONS.
+    """
+    llr = _checked(llr, table)
+    types = _substitution(table)
+    unknown = sorted(set(types) - set(offsets))
+    if unknown:
+        raise GenolmError(
+            f"calibration: substitution {unknown[0]!r} is not one of {', '.join(SUBSTITUTIONS)}"
+        )
+    return llr - types.map(offsets).to_numpy(dtype=float)

@@ -28,7 +28,7 @@ import genolm.variants
 from genolm.device import autocast_dtype
 from genolm.errors import GenolmError
 from genolm.inference import CUDA_BATCH_FACTOR, inference_batch_size
-from genolm.names import VARIANT_METHODS, VARIANT_MODEL_METHODS
+from genolm.names import VARIANT_ENCODER_METHODS, VARIANT_METHODS
 from tests.conftest import REPO, run_snakemake
 
 CUDA = torch.device("cuda", 0)
@@ -82,7 +82,7 @@ def test_cuda_gets_bf16_autocast_and_larger_inference_batches(cuda_visible):
     assert inference_batch_size(torch.device("cpu"), 64) == 64  # CPU outputs keep their batches
 
 
-@pytest.mark.parametrize("method", VARIANT_MODEL_METHODS)
+@pytest.mark.parametrize("method", VARIANT_ENCODER_METHODS)
 def test_variant_scoring_loads_the_model_on_cuda(cuda_visible, monkeypatch, tmp_path, method):
     seen = _stop_loading(monkeypatch, genolm.variants)
     table = tmp_path / "variants.tsv"
@@ -254,7 +254,7 @@ def test_gpu_profile_gives_score_variants_a_gpu_for_the_model_methods_only(monke
     )
     for method in VARIANT_METHODS:  # a method added to genolm.names must be added to the profile's list
         values = {k: eval(v, {"wildcards": SimpleNamespace(method=method)}) for k, v in expressions.items()}
-        model = method in VARIANT_MODEL_METHODS
+        model = method in VARIANT_ENCODER_METHODS
         assert values == {
             "gpu": int(model),
             "gpu_model": "h100" if model else "",
@@ -292,9 +292,9 @@ def test_dry_run_gives_each_torch_job_its_gpu_from_the_profile_and_the_config(tm
         by_rule.setdefault(rule, set()).add(n)
     for rule in ("pretrain", "finetune", "score_cohort", "interpret", "interpret_classifier"):
         assert by_rule[rule] == {1}, (rule, by_rule)
-    for method in ("zeroshot", "supervised", "kmer_lr"):
-        (key,) = [k for k in gpu if k[0] == "score_variants" and f"method={method}" in k[1]]
-        assert gpu[key] == int(method in VARIANT_MODEL_METHODS), key
+    for method in ("zeroshot", "supervised", "supervised_random_init", "kmer_lr", "cnn"):
+        (key,) = [k for k in gpu if k[0] == "score_variants" and re.search(rf"method={method}(,|$)", k[1])]
+        assert gpu[key] == int(method in VARIANT_ENCODER_METHODS), key
     assert by_rule["compress"] == {0} and by_rule["gene_baseline"] == {0}
 
 

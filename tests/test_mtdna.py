@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO, run_snakemake, shared_data
 
 pytestmark = pytest.mark.workflow
-METHODS = ("zeroshot", "supervised", "kmer_lr")
+METHODS = ("zeroshot", "zeroshot_calibrated", "supervised", "kmer_lr")
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,22 @@ def test_every_method_scores_the_same_test_rows(mtdna_run):
         auroc = metrics["metrics"]["auroc"]
         assert 0 <= auroc["ci_low"] <= auroc["value"] <= auroc["ci_high"] <= 1
     assert not (mtdna_run / "disease_risk" / "clinvar_mt" / "consequence").exists()
+
+
+def test_calibrated_zero_shot_only_shifts_each_substitution_type(mtdna_run):
+    """Centring on the LM's per-substitution mean keeps the order within each type and moves types apart:
+    the calibrated score is the raw one plus one constant per ref>alt."""
+    task = mtdna_run / "disease_risk" / "clinvar_mt"
+    raw, calibrated = (
+        pd.read_csv(task / m / "scores.tsv", sep="\t", dtype={"id": str}).set_index("id")
+        for m in ("zeroshot", "zeroshot_calibrated")
+    )
+    both = raw.join(calibrated["score"].rename("calibrated"))
+    shift = (both["calibrated"] - both["score"]).groupby(both["ref"] + ">" + both["alt"])
+    assert (shift.max() - shift.min()).max() <= 2.5e-6  # one constant per type (scores are rounded to 1e-6)
+    assert shift.mean().nunique() > 1  # the types really are moved, by different amounts
+    metrics = json.loads((task / "zeroshot_calibrated" / "metrics.json").read_text())
+    assert metrics["n_fit_unlabelled"] > 0
 
 
 def test_pair_objective_is_trained_and_logged(mtdna_run):

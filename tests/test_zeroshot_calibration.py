@@ -12,11 +12,14 @@ from genolm.errors import GenolmError
 from genolm.io.fasta import encode
 from genolm.sequence import reverse_complement
 from genolm.zeroshot_calibration import (
+    SUBSTITUTIONS,
     background_llr,
     calibrated_llr,
+    centred_llr,
     fit_background,
     fit_strand_weights,
     strand_background_llr,
+    substitution_offsets,
 )
 
 pytestmark = pytest.mark.unit
@@ -181,3 +184,30 @@ def test_bad_input_is_one_error_naming_the_problem():
         fit_strand_weights(np.zeros(0), _variants([]), background)
     with pytest.raises(GenolmError, match="no 1-mer"):
         fit_background(["NNNN"])
+
+
+def test_substitution_offsets_remove_a_per_type_shift_exactly():
+    table = _random_variants(200, seed=11)
+    types = table["ref"] + ">" + table["alt"]
+    shift = {s: i / 3 - 2 for i, s in enumerate(SUBSTITUTIONS)}
+    noise = np.random.default_rng(12).normal(size=len(table))
+    noise -= pd.Series(noise).groupby(types.to_numpy()).transform("mean").to_numpy()  # zero mean per type
+    llr = types.map(shift).to_numpy() + noise
+    offsets = substitution_offsets(llr, table)
+    for s in set(types):
+        assert offsets[s] == pytest.approx(shift[s], abs=1e-9)
+    np.testing.assert_allclose(centred_llr(llr, table, offsets), noise, atol=1e-9)
+
+
+def test_centring_removes_a_composition_only_llr_and_fills_absent_types_with_the_mean():
+    background = fit_background([_skewed_genome(seed=13)])
+    table = _random_variants(80, seed=14)
+    llr = 1.7 * background_llr(background, table)  # any multiple: constant within each substitution type
+    offsets = substitution_offsets(llr, table)
+    np.testing.assert_allclose(centred_llr(llr, table, offsets), 0, atol=1e-12)
+    two_types = _variants([("AAGAA", 0, "G"), ("CAGTA", 1, "G"), ("CAGTA", 0, "A")])
+    sparse = substitution_offsets(np.array([-1.0, -2.0, 4.0]), two_types)
+    assert sparse["A>G"] == pytest.approx(-1.5) and sparse["C>A"] == pytest.approx(4.0)
+    assert sparse["C>T"] == pytest.approx(1 / 3)  # absent: the mean of every fit row
+    with pytest.raises(GenolmError, match="'A>N' is not one of"):
+        centred_llr(np.zeros(1), pd.DataFrame({"ref": ["A"], "alt": ["N"]}), sparse)

@@ -247,6 +247,14 @@ def _motif_rows(motifs: list[tuple[str, Motif]], database, seed: int) -> list[di
     ]
 
 
+def _test_genes(clf, table_tsv: str | Path, top_genes: int) -> tuple[pd.DataFrame, list]:
+    """The task's test genes and, per class, the `top_genes` the classifier calls right most confidently."""
+    table = read_table(table_tsv, GENE_COLUMNS)
+    test = table[table["split"] == "test"].reset_index(drop=True)
+    proba = clf.predict_proba(test["sequence"].tolist()) if len(test) else np.empty((0, len(clf.classes)))
+    return test, confident_correct(test, proba, clf.classes, clf.task_type, top_genes)
+
+
 def interpret_classifier(
     table_tsv: str | Path,
     classifier_dir: str | Path,
@@ -302,10 +310,7 @@ def interpret_classifier(
     database = read_jaspar(motif_database) if motif_database else None
     clf = load_classifier(classifier_dir).to(device)
     clf.batch_size = inference_batch_size(device, clf.batch_size)
-    table = read_table(table_tsv, GENE_COLUMNS)
-    test = table[table["split"] == "test"].reset_index(drop=True)
-    proba = clf.predict_proba(test["sequence"].tolist()) if len(test) else np.empty((0, len(clf.classes)))
-    picked = confident_correct(test, proba, clf.classes, clf.task_type, top_genes)
+    test, picked = _test_genes(clf, table_tsv, top_genes)
     attr_rows, ism_rows, genes, per_class = _explain_genes(clf, test, picked, ig_steps, ism_width)
     seqlet_rows, motifs = _find_motifs(clf.classes, per_class, seqlet_width, seqlet_z, min_seqlets)
     motif_rows = _motif_rows(motifs, database, seed)

@@ -124,7 +124,7 @@ def variant_model(wildcards):
     """Model-based methods need the pretrained model; the baselines do not."""
     return (
         [f"{RESULTS}/pretrain/model"]
-        if wildcards.method in names.VARIANT_MODEL_METHODS + names.VARIANT_CONTROLS
+        if wildcards.method in names.VARIANT_ENCODER_METHODS
         else []
     )
 

@@ -28,11 +28,14 @@ rule score_variants:
         # The model methods compute on the job's GPUs; the baselines never ask for one.
         gpu=lambda wildcards: (
             config["disease_risk"]["gpus"]
-            if wildcards.method in names.VARIANT_MODEL_METHODS + names.VARIANT_CONTROLS
+            if wildcards.method in names.VARIANT_ENCODER_METHODS
             else 0
         ),
     params:
         seed=config["seed"],
-        cnn=config["disease_risk"]["cnn"],
+        # Only the cnn job sees its settings, so changing them reruns no other method.
+        cnn=lambda wildcards: (
+            config["disease_risk"]["cnn"] if wildcards.method == "cnn" else None
+        ),
     script:
         "../scripts/score_variants.py"
