@@ -120,6 +120,11 @@ def all_metrics():
     return gene + risk
 
 
+def baseline_threads(wildcards):
+    """Only the CNN trains a network: it gets gene_function.cnn.threads, the others one thread."""
+    return config["gene_function"]["cnn"]["threads"] if wildcards.method == "cnn" else 1
+
+
 def variant_model(wildcards):
     """Model-based methods need the pretrained model; the baselines do not."""
     return (

@@ -44,11 +44,6 @@ rule finetune:
         "../scripts/finetune.py"
 
 
-def baseline_threads(wildcards):
-    """Only the CNN trains a network: it gets gene_function.cnn.threads, the others one thread."""
-    return config["gene_function"]["cnn"]["threads"] if wildcards.method == "cnn" else 1
-
-
 rule gene_baseline:
     """A baseline (k-mer logistic regression, one-hot CNN or majority class) on the same split and test rows."""
     input:
