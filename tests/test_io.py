@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -167,7 +166,8 @@ def test_chunked_blocks_property(lines, chunk):
     _check_blocks("\n".join(lines).encode(), chunk)
 
 
-def test_real_ecoli_genome_and_throughput(tmp_path):
+def test_real_ecoli_genome_plain_and_gzip_read_alike(tmp_path):
+    """Values only: reading speed is measured by benchmarks/preprocess.py against zcat and a naive reader."""
     gz = shared_data(f"{ECOLI}.fna.gz")
     plain = write(tmp_path / "ecoli.fa", gzip.decompress(gz.read_bytes()))
     genome = read_genome(gz)
@@ -176,19 +176,9 @@ def test_real_ecoli_genome_and_throughput(tmp_path):
     assert len(seq) == 4_641_652
     assert decode(seq[:20]) == "AGCTTTTCATTCTGACTGCA"
     assert np.bincount(seq, minlength=5).tolist() == [1_142_742, 1_180_091, 1_177_437, 1_141_382, 0]
-    rates = {}
-    for label, path in (("plain", plain), ("gzip", gz)):
-        best = min(_timed(path) for _ in range(3))
-        rates[label] = len(seq) / best / 1e6
-    print(f"\nFASTA throughput on E. coli: plain {rates['plain']:.0f} MB/s, gzip {rates['gzip']:.0f} MB/s")
-    assert rates["plain"] > 20  # ~250 MB/s on the dev box; a loose floor that still catches a per-base loop
-
-
-def _timed(path: Path) -> float:
-    start = time.perf_counter()
-    for _ in iter_fasta(path):
-        pass
-    return time.perf_counter() - start
+    (name, codes), *rest = list(iter_fasta(plain))
+    assert name == "NC_000913.3" and not rest
+    np.testing.assert_array_equal(codes, seq)
 
 
 def test_real_mitochondrial_fasta_keeps_the_rcrs_n():
