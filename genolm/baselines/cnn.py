@@ -24,6 +24,7 @@ import torch
 from sklearn.metrics import f1_score, roc_auc_score
 from torch import nn
 
+from genolm.early_stopping import BestEpoch
 from genolm.metrics import MULTILABEL_THRESHOLD
 
 LOG = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def _train_one(data: dict, lr: float, spec: dict, settings: CNNSettings, device:
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=lr, total_steps=settings.epochs * n_batches, pct_start=0.1
     )
-    best, best_epoch, best_state, stale = -np.inf, 0, None, 0
+    best = BestEpoch(settings.patience, floor=-np.inf)
     for epoch in range(1, settings.epochs + 1):
         model.train()
         for batch in np.array_split(rng.permutation(len(data["train"])), n_batches):
@@ -228,15 +229,10 @@ def _train_one(data: dict, lr: float, spec: dict, settings: CNNSettings, device:
         proba = predict(model, data["val"], spec["encode"], spec["task_type"], device=device)
         score = val_score(data["y_val"], proba, spec["task_type"], spec["criterion"])
         LOG.info("cnn lr=%g epoch %d: val %s %.4f", lr, epoch, spec["criterion"], score)
-        if score > best:
-            best, best_epoch, stale = score, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    model.load_state_dict(best_state)
-    return model, best, best_epoch
+        if best.update(model, score, epoch):
+            break
+    best.restore(model)
+    return model, best.score, best.epoch
 
 
 def fit_cnn(

@@ -13,6 +13,7 @@ from sklearn.metrics import f1_score
 
 from genolm.baselines import fit_logistic, linear_head, predict_proba
 from genolm.device import autocast
+from genolm.early_stopping import BestEpoch
 from genolm.finetune.adapters import adapt_encoder
 from genolm.finetune.classifier import Classifier, PooledClassifier
 from genolm.finetune.random_init import reinitialised
@@ -84,7 +85,7 @@ def fit_classifier(
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
     seqs = parts["train"]["sequence"].tolist()
     rng = np.random.default_rng(settings.seed)
-    best_f1, best_state, best_epoch, stale, history = -1.0, None, 0, 0, []
+    best, history = BestEpoch(settings.patience, floor=-1.0), []
     for epoch in range(1, settings.epochs + 1):
         order = rng.permutation(len(seqs))
         train_loss = _train_epoch(classifier, optimizer, trainable, seqs, order, batch_loss, settings) / len(
@@ -96,16 +97,11 @@ def fit_classifier(
         LOG.info(
             "seed %d epoch %d: train loss %.4f, val macro-F1 %.4f", settings.seed, epoch, train_loss, val_f1
         )
-        if val_f1 > best_f1:
-            best_f1, best_epoch, stale = val_f1, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    model.load_state_dict(best_state)
+        if best.update(model, val_f1, epoch):
+            break
+    best.restore(model)
     return {
-        "best_epoch": best_epoch,
+        "best_epoch": best.epoch,
         "history": history,
         "trainable_parameters": int(sum(p.numel() for p in trainable)),
         "total_parameters": int(sum(p.numel() for p in model.parameters())),
