@@ -201,7 +201,7 @@ class _Job(SimpleNamespace):
 
 
 SCRIPTS = {
-    "pretrain": dict(params=_Job(model={"family": "bert"}, pretrain={}, seed=1)),
+    "pretrain": dict(params=_Job(model={"family": "bert"}, pretrain={"nodes": 1}, seed=1)),
     "finetune": dict(params=_Job(settings={}, seeds=1, seed=1)),
     "score_variants": {},
     "score_cohort": {},
@@ -232,22 +232,23 @@ def test_each_torch_script_passes_the_jobs_gpu_resource_to_the_code(monkeypatch,
     assert gpus == 1
 
 
-def _profile_resources(monkeypatch, **env: str) -> list[str]:
-    """profiles/slurm-gpu's set-resources as snakemake reads them (yte)."""
+def _profile_resources(monkeypatch, profile: str = "slurm-gpu", **env: str) -> list[str]:
+    """A profile's set-resources as snakemake reads them (yte)."""
     from snakemake.profiles import ProfileConfigFileParser
 
     for var in ("SLURM_ACCOUNT", "SLURM_PARTITION", "SLURM_GPU_MODEL", "SLURM_GPU_PARTITION"):
         monkeypatch.delenv(var, raising=False)
     for var, value in env.items():
         monkeypatch.setenv(var, value)
-    with (REPO / "profiles" / "slurm-gpu" / "config.yaml").open() as stream:
+    with (REPO / "profiles" / profile / "config.yaml").open() as stream:
         return ProfileConfigFileParser().parse(stream)["set-resources"]
 
 
-def test_gpu_profile_gives_score_variants_a_gpu_for_the_model_methods_only(monkeypatch):
+@pytest.mark.parametrize("profile", ["slurm-gpu", "slurm-multinode"])
+def test_gpu_profile_gives_score_variants_a_gpu_for_the_model_methods_only(monkeypatch, profile):
     """The profile's per-job expressions, evaluated as snakemake does (with the job's wildcards)."""
     items = _profile_resources(
-        monkeypatch, SLURM_PARTITION="cpu", SLURM_GPU_PARTITION="gpu", SLURM_GPU_MODEL="h100"
+        monkeypatch, profile, SLURM_PARTITION="cpu", SLURM_GPU_PARTITION="gpu", SLURM_GPU_MODEL="h100"
     )
     expressions = dict(
         i.removeprefix("score_variants:").split("=", 1) for i in items if i.startswith("score_variants:")
@@ -296,6 +297,35 @@ def test_dry_run_gives_each_torch_job_its_gpu_from_the_profile_and_the_config(tm
         (key,) = [k for k in gpu if k[0] == "score_variants" and re.search(rf"method={method}(,|$)", k[1])]
         assert gpu[key] == int(method in VARIANT_ENCODER_METHODS), key
     assert by_rule["compress"] == {0} and by_rule["gene_baseline"] == {0}
+
+
+@pytest.mark.workflow
+def test_multi_node_pretraining_is_one_sbatch_of_one_task_per_node(tmp_path, monkeypatch):
+    """`pretrain.nodes: 2` with 4 GPUs each under profiles/slurm-multinode: the submission the SLURM
+    executor plugin builds from the dry run's resources asks for 2 nodes, 2 tasks and 8 GPUs."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    items = _profile_resources(monkeypatch, "slurm-multinode")
+    assert not [i for i in items if i.startswith("pretrain:gpu=")]  # the config's count stands
+    config = yaml.safe_load((REPO / ".test" / "config.yaml").read_text())
+    config["pretrain"] |= {"nodes": 2, "gpus": 4, "threads": 8}
+    (tmp_path / "config.yaml").write_text(json.dumps(config))
+    proc = run_snakemake(tmp_path, "-n", "--set-resources", *items, configfiles=[tmp_path / "config.yaml"])
+    resources = _dry_run_resources(proc.stdout)[("pretrain", "")]
+    assert (resources["nodes"], resources["tasks"], resources["gpu"], resources["mpi"]) == ("2", "2", "8", "srun")
+    job = SimpleNamespace(
+        resources=_Resources({k: int(v) if v.isdigit() else v for k, v in resources.items()}), threads=8
+    )
+    params = dict(run_uuid="u", slurm_logfile="l", comment_str="c", account="", partition="", workdir="")
+    sbatch = get_submit_command(job, params).split()
+    assert {"--nodes=2", "--ntasks=2", "--cpus-per-task=8", "--mem", "4000"} <= set(sbatch)
+    assert not [a for a in sbatch if a.startswith("--ntasks-per-gpu")]
+    assert set_gres_string(job).split() == ["--gpus=8"]
+
+
+class _Resources(dict):
+    __getattr__ = dict.__getitem__
 
 
 @pytest.mark.workflow

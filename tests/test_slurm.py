@@ -10,6 +10,7 @@ elsewhere) with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +34,9 @@ MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 MYSQL_SOCKET = Path("/run/mysqld/mysqld.sock")
 RUN_TIMEOUT = 540
 MINI = REPO / ".test" / "config.yaml"
+# Pretraining as a 2-node job (one torchrun agent per SLURM task, gloo on CPU); the test cluster has one
+# node, so `--set-resources pretrain:nodes=1` places both tasks on it.
+TWO_AGENTS = "pretrain:\n  nodes: 2\n  threads: 1\n"
 
 
 def _workflow_rules() -> tuple[set[str], set[str]]:
@@ -242,6 +246,7 @@ def slurm_run(tmp_path_factory):
         _boot(cluster)
         booted = time.monotonic()
         workdir = tmp_path_factory.mktemp("slurm-run")
+        (workdir / "two_agents.yaml").write_text(TWO_AGENTS)
         env = {
             **os.environ,
             "PATH": os.pathsep.join([str(SNAKEMAKE.parent), SBIN_PATH]),
@@ -253,8 +258,9 @@ def slurm_run(tmp_path_factory):
         cmd = [
             *("timeout", "-k", "10", str(RUN_TIMEOUT)),
             *(str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)),
-            *("--configfile", str(MINI)),
+            *("--configfile", str(MINI), str(workdir / "two_agents.yaml")),
             *("--profile", str(REPO / "profiles" / "slurm")),
+            *("--set-resources", "pretrain:nodes=1"),
             *("--slurm-init-seconds-before-status-checks", "1", "--jobs", "4"),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
@@ -274,8 +280,15 @@ def slurm_run(tmp_path_factory):
             for line in acct.stdout.splitlines()
             if line
         ]
+        steps = _sh("sacct", "-n", "-P", "-a", "--format=JobIDRaw,NTasks,AllocCPUS,State")
         print(f"SLURM: install+boot {booted - started:.1f} s, workflow {ran - booted:.1f} s")
-        yield {"proc": proc, "jobs": jobs, "rules": rules, "results": workdir / "results" / "mini"}
+        yield {
+            "proc": proc,
+            "jobs": jobs,
+            "steps": [line.split("|") for line in steps.stdout.splitlines() if line],
+            "rules": rules,
+            "results": workdir / "results" / "mini",
+        }
     finally:
         cluster.stop()
 
@@ -298,6 +311,21 @@ def test_sacct_records_every_rule_completed(slurm_run):
     assert {(j["account"], j["partition"]) for j in jobs} == {("root", "debug")}
     # One workflow run: every job carries the same run id as its name.
     assert len({j["name"] for j in jobs}) == 1
+
+
+def test_pretraining_ran_as_two_torchrun_agents_started_by_srun(slurm_run):
+    """One sbatch job of 2 tasks; inside it the code's `srun` started a 2-task step of torchrun agents
+    that met at the c10d rendezvous and trained as one 2-process run."""
+    (job,) = [j for j in slurm_run["jobs"] if j["comment"].startswith("rule_pretrain")]
+    steps = {row[0]: row[1:] for row in slurm_run["steps"]}
+    assert steps[job["id"]][1] == "2"  # the allocation: 2 tasks of 1 CPU
+    agents = [step for step_id, step in steps.items() if step_id.startswith(f"{job['id']}.") and step[0] == "2"]
+    assert agents and agents[0][2] == "COMPLETED", steps
+    results = slurm_run["results"]
+    metrics = json.loads((results / "pretrain" / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["settings"]["nodes"] == 2
+    log = (results / "logs" / "pretrain.log").read_text()
+    assert "srun --ntasks=2" in log and "--rdzv_backend=c10d" in log and "--nnodes=2" in log
 
 
 class _Resources(dict):

@@ -38,10 +38,10 @@ from genolm.pretrain.batches import (
     tokenize_pairs,
 )
 from genolm.pretrain.checkpoint import run_fingerprint
-from genolm.pretrain.ddp import read_spec, torchrun_argv, write_spec
+from genolm.pretrain.ddp import read_spec, srun_argv, torchrun_argv, write_spec
 from genolm.pretrain.loss import LMLoss
 from genolm.pretrain.runtime import resolve_runtime
-from genolm.pretrain.settings import RunPaths, recorded_settings
+from genolm.pretrain.settings import RunPaths, gpus_per_node, recorded_settings, world_size
 from genolm.sequence import reverse_complement_codes
 from genolm.tokenizers import build_tokenizer, save_tokenizer
 from tests.conftest import REPO, run_snakemake
@@ -159,6 +159,88 @@ def test_torchrun_command_line():
     assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert "--standalone" in argv and "--nproc_per_node=4" in argv
     assert argv[-3:] == ["-m", "genolm.pretrain.worker", "spec.json"]
+
+
+# A stand-in for SLURM's `srun` (start --ntasks copies of the command, each with its SLURM_PROCID, and fail
+# when one fails) and `scontrol show hostnames` (the first node is this machine), so the multi-node
+# launcher and the c10d rendezvous of its agents run without a cluster; tests/test_slurm.py runs them
+# under a real SLURM.
+FAKE_SRUN = """#!/bin/sh
+echo "$@" > "$(dirname "$0")/srun.argv"
+n=1
+while [ $# -gt 0 ]; do
+  case "$1" in --ntasks=*) n="${1#--ntasks=}";; -*) ;; *) break;; esac
+  shift
+done
+pids=""
+i=0
+while [ $i -lt $n ]; do SLURM_PROCID=$i "$@" & pids="$pids $!"; i=$((i + 1)); done
+status=0
+for pid in $pids; do wait $pid || status=1; done
+exit $status
+"""
+
+
+@pytest.fixture
+def fake_slurm(tmp_path, monkeypatch) -> Path:
+    """`srun` and `scontrol` stand-ins first on PATH, and the environment of a 2-task SLURM job."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(FAKE_SRUN)
+    (bin_dir / "scontrol").write_text("#!/bin/sh\necho localhost\necho node2\n")
+    for tool in ("srun", "scontrol"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for key, value in {"SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "localhost,node2", "SLURM_NTASKS": "2"}.items():
+        monkeypatch.setenv(key, value)
+    return bin_dir
+
+
+def test_srun_command_line_starts_one_torchrun_agent_per_node(fake_slurm):
+    settings = replace(BASE, nodes=2, processes=2, threads=6)
+    argv = srun_argv("spec.json", settings, dict(os.environ))
+    assert argv[:4] == ["srun", "--ntasks=2", "--cpus-per-task=6", "--kill-on-bad-exit=1"]
+    torchrun = argv[argv.index(sys.executable) :]
+    assert torchrun[1:3] == ["-m", "torch.distributed.run"]
+    assert {"--nnodes=2", "--nproc_per_node=2", "--rdzv_backend=c10d", "--rdzv_id=genolm-4242"} <= set(torchrun)
+    (endpoint,) = [a for a in torchrun if a.startswith("--rdzv_endpoint=")]
+    host, port = endpoint.removeprefix("--rdzv_endpoint=").split(":")
+    assert host == "localhost" and 1024 <= int(port) < 65536  # the allocation's first node
+    assert "--standalone" not in torchrun and torchrun[-3:] == ["-m", "genolm.pretrain.worker", "spec.json"]
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({}, "pretrain.nodes is 2 but this job is not a SLURM allocation"),
+        ({"SLURM_JOB_ID": "1", "SLURM_NTASKS": "1"}, "the SLURM job has 1 task"),
+    ],
+)
+def test_multi_node_outside_a_fitting_slurm_job_is_one_line(fake_slurm, env, match):
+    with pytest.raises(GenolmError, match=match):
+        srun_argv("spec.json", replace(BASE, nodes=2), env)
+
+
+def test_two_nodes_of_one_process_match_two_processes_on_one_node(data, tmp_path, fake_slurm):
+    """Two torchrun agents (one per SLURM task) meet at the rendezvous and train as one 2-process run."""
+    settings = replace(BASE, dropout=0.0, micro_batch_size=2, threads=1)
+    local = _run(data, tmp_path / "local", replace(settings, processes=2))
+    nodes = _run(data, tmp_path / "nodes", replace(settings, nodes=2))
+    assert "--nnodes=2" in (fake_slurm / "srun.argv").read_text()
+    assert nodes["processes"] == local["processes"] == 2 and nodes["settings"]["nodes"] == 2
+    assert "nodes" not in local["settings"]  # one-node runs record what they did before `nodes` existed
+    np.testing.assert_allclose(_losses(tmp_path / "nodes"), _losses(tmp_path / "local"), atol=1e-5)
+    assert _max_weight_diff(tmp_path / "nodes", tmp_path / "local") < 1e-5
+
+
+def test_process_layout_over_nodes():
+    assert world_size(replace(BASE, nodes=2, processes=2)) == 4
+    assert world_size(replace(BASE, nodes=2, gpus=2, batch_size=8)) == 4
+    with pytest.raises(GenolmError, match="not divisible by the 6 training processes"):
+        world_size(replace(BASE, nodes=3, processes=2))
+    assert gpus_per_node(8, 2) == 4 and gpus_per_node(0, 3) == 0
+    with pytest.raises(GenolmError, match="3 GPU.* do not split evenly over pretrain.nodes 2"):
+        gpus_per_node(3, 2)
 
 
 def test_the_run_crosses_the_process_boundary_typed(tmp_path):

@@ -5,6 +5,6 @@ hyperparameters.
 """
 
 from genolm.pretrain.run import train
-from genolm.pretrain.settings import PretrainSettings
+from genolm.pretrain.settings import PretrainSettings, gpus_per_node
 
-__all__ = ["PretrainSettings", "train"]
+__all__ = ["PretrainSettings", "gpus_per_node", "train"]

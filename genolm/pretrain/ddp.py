@@ -1,9 +1,14 @@
-"""Data-parallel pretraining: start `torchrun` workers on this machine and follow them.
+"""Data-parallel pretraining: start `torchrun` workers, on this machine or on every node of a SLURM job.
 
-`launch` writes the run as JSON (`RunPaths` and `PretrainSettings` through `asdict`), starts
-`python -m torch.distributed.run --standalone` on `genolm.pretrain.worker`, relays the workers' output to
-the log and forwards SIGTERM (torchrun passes it on to every worker, which checkpoints). The workers read
-the JSON back into the same dataclasses (`read_spec`), so the process boundary stays typed.
+`launch` writes the run as JSON (`RunPaths` and `PretrainSettings` through `asdict`), starts torchrun on
+`genolm.pretrain.worker`, relays the workers' output to the log and forwards SIGTERM (torchrun passes it
+on to every worker, which checkpoints). The workers read the JSON back into the same dataclasses
+(`read_spec`), so the process boundary stays typed.
+
+On one node torchrun runs `--standalone`. With `pretrain.nodes` > 1 the job is a SLURM allocation of one
+task per node (the rule's `nodes`/`tasks`/`mpi` resources, which the SLURM executor plugin turns into
+`sbatch --nodes --ntasks` and runs without its own `srun` wrapper); `srun` then starts one torchrun agent
+per task, and the agents meet at a c10d rendezvous on the allocation's first node, keyed by the job id.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import asdict
@@ -19,7 +26,7 @@ from pathlib import Path
 
 from genolm.atomic import write_json
 from genolm.errors import GenolmError
-from genolm.pretrain.settings import PretrainSettings, RunPaths
+from genolm.pretrain.settings import PretrainSettings, RunPaths, processes_per_node
 
 LOG = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +47,71 @@ def torchrun_argv(spec: str | Path, nproc: int) -> list[str]:
     ]
 
 
+def srun_argv(spec: str | Path, settings: PretrainSettings, env: dict[str, str]) -> list[str]:
+    """The `srun` command line that starts one torchrun agent per SLURM task, meeting at a c10d rendezvous.
+
+    Args:
+        spec: the run's JSON spec (on the shared file system).
+        settings: `nodes` agents of `processes_per_node` workers each, `threads` CPUs per agent.
+        env: the job's environment (`SLURM_JOB_ID`, `SLURM_JOB_NODELIST`, `SLURM_NTASKS`).
+
+    Raises:
+        GenolmError: not inside a SLURM job, no `srun`, or fewer SLURM tasks than `pretrain.nodes`.
+    """
+    nodes = settings.nodes
+    if "SLURM_JOB_ID" not in env:
+        raise GenolmError(
+            f"pretrain.nodes is {nodes} but this job is not a SLURM allocation; "
+            "run it with a SLURM profile (profiles/slurm-multinode)"
+        )
+    if shutil.which("srun") is None:
+        raise GenolmError(f"pretrain.nodes is {nodes} but `srun` is not on this job's PATH")
+    tasks = int(env.get("SLURM_NTASKS", "1"))
+    if tasks < nodes:
+        raise GenolmError(
+            f"pretrain.nodes is {nodes} but the SLURM job has {tasks} task(s); "
+            "expected one task per node (the pretrain rule's `tasks` resource)"
+        )
+    host = rendezvous_host(env["SLURM_JOB_NODELIST"])
+    return [
+        "srun",
+        f"--ntasks={nodes}",
+        f"--cpus-per-task={settings.threads}",
+        "--kill-on-bad-exit=1",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={nodes}",
+        f"--nproc_per_node={processes_per_node(settings)}",
+        "--rdzv_backend=c10d",
+        f"--rdzv_endpoint={host}:{free_port()}",
+        f"--rdzv_id=genolm-{env['SLURM_JOB_ID']}",
+        "-m",
+        WORKER_MODULE,
+        str(spec),
+    ]
+
+
+def rendezvous_host(nodelist: str) -> str:
+    """The allocation's first node (where the batch script, and so this launcher, runs)."""
+    proc = subprocess.run(
+        ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=False
+    )
+    hosts = proc.stdout.split()
+    if proc.returncode != 0 or not hosts:
+        raise GenolmError(f"pretrain: cannot expand SLURM_JOB_NODELIST {nodelist!r}: {proc.stderr.strip()}")
+    return hosts[0]
+
+
+def free_port() -> int:
+    """A TCP port free on this node now, for the rendezvous store."""
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        return sock.getsockname()[1]
+
+
 def worker_env(threads: int, world: int) -> dict[str, str]:
-    """Environment of the workers: this package importable, no hub access, cores shared out."""
+    """Environment of the workers: this package importable, no hub access, a node's cores shared out."""
     path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
     return {
         **os.environ,
@@ -64,12 +134,12 @@ def read_spec(path: str | Path) -> tuple[RunPaths, PretrainSettings]:
 
 
 def launch(paths: RunPaths, settings: PretrainSettings, world: int) -> dict:
-    """Run the loop in `world` torchrun workers and wait for them.
+    """Run the loop in `world` torchrun workers (over `settings.nodes` SLURM nodes) and wait for them.
 
     Args:
         paths: the run's files; the spec is written to `checkpoint_dir/torchrun.json`.
         settings: the run's hyperparameters.
-        world: the number of workers.
+        world: the number of workers over all nodes.
 
     Returns:
         Rank 0's metrics (read back from `paths.metrics_json`).
@@ -80,14 +150,15 @@ def launch(paths: RunPaths, settings: PretrainSettings, world: int) -> dict:
     spec = Path(paths.checkpoint_dir) / "torchrun.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     write_spec(spec, paths, settings)
-    argv = torchrun_argv(spec, world)
+    local = processes_per_node(settings)
+    argv = torchrun_argv(spec, world) if settings.nodes == 1 else srun_argv(spec, settings, dict(os.environ))
     LOG.info("launching %s", " ".join(argv))
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=worker_env(settings.threads, world),
+        env=worker_env(settings.threads, local),
     )
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
     errors: list[str] = []

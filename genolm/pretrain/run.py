@@ -29,7 +29,7 @@ def train(
         log_csv: the per-step log to write.
         metrics_json: the run's metrics to write.
         checkpoint_dir: where checkpoints (`latest`, `best`) are kept between attempts.
-        settings: the run's hyperparameters; `processes` or `gpus` > 1 runs torchrun workers.
+        settings: the run's hyperparameters; `processes`, `gpus` or `nodes` > 1 runs torchrun workers.
 
     Returns:
         The metrics written to `metrics_json`.

@@ -15,7 +15,7 @@ import torch.distributed as dist
 
 from genolm.device import autocast_dtype, resolve_device
 from genolm.errors import GenolmError
-from genolm.pretrain.settings import PretrainSettings, world_size
+from genolm.pretrain.settings import PretrainSettings, processes_per_node, world_size
 
 
 @dataclass
@@ -43,7 +43,7 @@ def local_runtime(settings: PretrainSettings) -> Runtime:
 def resolve_runtime(settings: PretrainSettings) -> Runtime:
     """Rank and device of this process (torchrun sets RANK/LOCAL_RANK); bf16 autocast on capable GPUs.
 
-    On CPU the job's threads are shared out over the processes.
+    On CPU each node's threads are shared out over that node's processes.
 
     Raises:
         GenolmError: a bad process layout, a world size other than configured, or `pretrain.gpus` > 0
@@ -57,7 +57,7 @@ def resolve_runtime(settings: PretrainSettings) -> Runtime:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     else:
-        torch.set_num_threads(max(1, settings.threads // world))
+        torch.set_num_threads(max(1, settings.threads // processes_per_node(settings)))
     return Runtime(rank, world, device, autocast_dtype(device), settings.micro_batch_size)
 
 

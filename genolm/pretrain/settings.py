@@ -19,7 +19,8 @@ PAIR_OBJECTIVES = ("none", "adjacent", "strand")
 class PretrainSettings:
     """Hyperparameters of one pretraining run (all from config, with the schema's defaults).
 
-    `threads` and `gpus` are the job's own (the rule's `threads` and `gpu` resource), not the config's.
+    `threads` and `gpus` are the job's own (the rule's `threads` and `gpu` resource), not the config's;
+    both are per node. `nodes` > 1 runs one torchrun agent per SLURM task (`genolm.pretrain.ddp`).
     """
 
     family: str = "bert"
@@ -46,6 +47,7 @@ class PretrainSettings:
     compile: bool = False
     processes: int = 1
     gpus: int = 0
+    nodes: int = 1
     seed: int = 42
     threads: int = 2
     pair_objective: str = "none"
@@ -79,18 +81,40 @@ def check_pair(settings: PretrainSettings) -> bool:
     return settings.pair_objective != "none"
 
 
-def world_size(settings: PretrainSettings) -> int:
-    """Number of training processes: one per GPU when `gpus` > 0, else `processes` CPU processes.
+def processes_per_node(settings: PretrainSettings) -> int:
+    """Training processes on each node: one per GPU when `gpus` > 0, else `processes` CPU processes.
 
     Raises:
-        GenolmError: `processes` disagrees with `gpus`, or the batch does not split evenly over processes.
+        GenolmError: `processes` disagrees with `gpus`.
     """
     if settings.gpus > 0 and settings.processes not in (1, settings.gpus):
         raise GenolmError(
             f"pretrain.processes is {settings.processes} with pretrain.gpus {settings.gpus}; "
             "expected 1 or the number of GPUs (one process per GPU)"
         )
-    world = settings.gpus if settings.gpus > 0 else settings.processes
+    return settings.gpus if settings.gpus > 0 else settings.processes
+
+
+def gpus_per_node(job_gpus: int, nodes: int) -> int:
+    """GPUs of each node, from the job's `gpu` resource (all nodes together, as `sbatch --gpus` counts).
+
+    Raises:
+        GenolmError: the job's GPUs do not split evenly over the nodes.
+    """
+    if job_gpus % nodes:
+        raise GenolmError(
+            f"pretrain: the job holds {job_gpus} GPU(s), which do not split evenly over pretrain.nodes {nodes}"
+        )
+    return job_gpus // nodes
+
+
+def world_size(settings: PretrainSettings) -> int:
+    """Number of training processes over all nodes.
+
+    Raises:
+        GenolmError: `processes` disagrees with `gpus`, or the batch does not split evenly over processes.
+    """
+    world = settings.nodes * processes_per_node(settings)
     if settings.batch_size % world:
         raise GenolmError(
             f"pretrain.batch_size {settings.batch_size} is not divisible by the {world} training processes"
@@ -101,10 +125,13 @@ def world_size(settings: PretrainSettings) -> int:
 def recorded_settings(settings: PretrainSettings) -> dict:
     """The settings as recorded in metrics.json and the run fingerprint.
 
-    The pair keys are left out while the pair objective is off, so plain runs record exactly what they did
-    before the pair objective existed (same metrics.json bytes, and their checkpoints still resume).
+    The pair keys are left out while the pair objective is off, and `nodes` on one node, so such runs
+    record exactly what they did before those settings existed (same metrics.json bytes, and their
+    checkpoints still resume).
     """
     out = asdict(settings)
     if settings.pair_objective == "none":
         del out["pair_objective"], out["pair_weight"]
+    if settings.nodes == 1:
+        del out["nodes"]
     return out

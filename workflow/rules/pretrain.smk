@@ -1,5 +1,18 @@
+def pretrain_job_resources(pretrain: dict) -> dict:
+    """The pretrain job's GPUs (all nodes together, as `sbatch --gpus` counts them) and, with
+    `pretrain.nodes` > 1, one SLURM task per node; `mpi` makes the SLURM executor run the script without
+    its own `srun`, so the code's `srun` can start one torchrun agent per task."""
+    nodes = pretrain["nodes"]
+    job = {"gpu": pretrain["gpus"] * nodes}
+    if nodes > 1:
+        job |= {"nodes": nodes, "tasks": nodes, "mpi": "srun"}
+        if pretrain["gpus"]:
+            job["tasks_per_gpu"] = 0  # the tasks are per node, not per GPU (no --ntasks-per-gpu)
+    return job
+
+
 rule pretrain:
-    """Pretrain a masked or causal LM (torchrun when processes or gpus > 1); resumes from checkpoints."""
+    """Pretrain a masked or causal LM (torchrun when processes, gpus or nodes > 1); resumes from checkpoints."""
     input:
         windows=expand(
             f"{RESULTS}/preprocess/windows/{{split}}.npy", split=["train", "val"]
@@ -23,7 +36,7 @@ rule pretrain:
     resources:
         mem_mb=config["pretrain"]["mem_mb"],
         runtime=config["pretrain"]["runtime"],
-        gpu=config["pretrain"]["gpus"],
+        **pretrain_job_resources(config["pretrain"]),
     params:
         model=config["model"],
         pretrain=config["pretrain"],
