@@ -11,6 +11,9 @@ import sys
 from genolm.errors import GenolmError
 from genolm.logs import setup_logging
 
+#: `--model` of the commands that run the pretrained language model.
+PRETRAINED = "model directory (results/<run>/pretrain/model)"
+
 
 def _cmd_compare(args: argparse.Namespace) -> None:
     from genolm.report import compare_runs
@@ -65,14 +68,17 @@ def write_embeddings(ids: list[str], vectors, path: str) -> None:
 def _cmd_risk(args: argparse.Namespace) -> None:
     from genolm.risk import individual_risk
 
-    metrics = args.metrics or (
-        str(args.output).removesuffix(".tsv") + ".metrics.json" if args.labels else None
-    )
+    metrics = args.metrics or (_metrics_next_to(args.output) if args.labels else None)
     individual_risk(args.scores, args.genotypes, args.output, labels_tsv=args.labels, metrics_json=metrics)
 
 
+def _metrics_next_to(output: str) -> str:
+    """The default `--metrics` of a command writing the TSV `output`: <output>.metrics.json beside it."""
+    return str(output).removesuffix(".tsv") + ".metrics.json"
+
+
 def _cmd_prioritise(args: argparse.Namespace) -> None:
-    from genolm.prioritise import prioritise
+    from genolm.prioritise import BURDEN_SETTINGS, prioritise
 
     scores = {}
     for spec in args.scores:
@@ -83,17 +89,14 @@ def _cmd_prioritise(args: argparse.Namespace) -> None:
     prioritise(
         args.annotation,
         args.output,
-        args.metrics or str(args.output).removesuffix(".tsv") + ".metrics.json",
+        args.metrics or _metrics_next_to(args.output),
         scores=scores,
         genome=args.genome,
         genotypes=args.genotypes,
         labels=args.labels,
-        covariates=args.covariates,
         known_genes=args.known_genes,
-        max_af=args.max_af,
-        permutations=args.permutations,
-        permutation_below=args.permutation_below,
         seed=args.seed,
+        **{name: getattr(args, name) for name in BURDEN_SETTINGS},
     )
 
 
@@ -103,7 +106,9 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     predict_fasta(args.model, args.fasta, args.out, device=_device(args))
 
 
-def _add_gpus(parser: argparse.ArgumentParser) -> None:
+def _add_model(parser: argparse.ArgumentParser, what: str = PRETRAINED) -> None:
+    """`--model` (a directory: `what` says which) and `--gpus`, the options of every command that runs one."""
+    parser.add_argument("--model", required=True, help=what)
     parser.add_argument(
         "--gpus",
         type=int,
@@ -158,20 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     compare.set_defaults(func=_cmd_compare)
 
     score = sub.add_parser("score-variants", help="zero-shot scores (higher = more damaging) of a VCF's SNVs")
-    score.add_argument("--model", required=True, help="model directory (results/<run>/pretrain/model)")
+    _add_model(score)
     score.add_argument("--vcf", required=True, help="VCF (plain or bgzipped)")
     score.add_argument("--genome", required=True, help="reference FASTA (plain or gzipped)")
     score.add_argument("--window", type=int, default=128, help="bases around each variant (default 128)")
     score.add_argument("-o", "--output", required=True, help="TSV to write: id, contig, pos, ref, alt, score")
-    _add_gpus(score)
     score.set_defaults(func=_cmd_score_variants)
 
     emb = sub.add_parser("embed", help="mean-pooled embedding of every FASTA record")
-    emb.add_argument("--model", required=True, help="model directory (results/<run>/pretrain/model)")
+    _add_model(emb)
     emb.add_argument("--fasta", required=True, help="FASTA (plain or gzipped), one embedding per record")
     emb.add_argument("--max-chunks", type=int, default=8, help="windows pooled per record (default 8)")
     emb.add_argument("-o", "--output", required=True, help=".npy (matrix, FASTA order) or .tsv (id, e0, ...)")
-    _add_gpus(emb)
     emb.set_defaults(func=_cmd_embed)
 
     risk = sub.add_parser(
@@ -188,14 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_prioritise(sub)
 
     predict = sub.add_parser("predict", help="classify FASTA records with a saved gene-function classifier")
-    predict.add_argument(
-        "--model",
-        required=True,
-        help="classifier directory (results/<run>/gene_function/<task>/<method>/model)",
-    )
+    _add_model(predict, "classifier directory (results/<run>/gene_function/<task>/<method>/model)")
     predict.add_argument("--fasta", required=True, help="FASTA (plain or gzipped), one prediction per record")
     predict.add_argument("-o", "--out", required=True, help="TSV to write: id, prediction, p_<class>, ...")
-    _add_gpus(predict)
     predict.set_defaults(func=_cmd_predict)
 
     args = parser.parse_args(argv)

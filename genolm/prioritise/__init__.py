@@ -5,6 +5,6 @@ per-sample burdens weighted by those scores and `burden` tests them against case
 ranks, writes genes.tsv and metrics.json (the workflow's `prioritise` rule and `genolm prioritise`).
 """
 
-from genolm.prioritise.stage import prioritise
+from genolm.prioritise.stage import BURDEN_SETTINGS, prioritise
 
-__all__ = ["prioritise"]
+__all__ = ["BURDEN_SETTINGS", "prioritise"]

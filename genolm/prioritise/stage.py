@@ -24,6 +24,9 @@ from genolm.prioritise.genes import (
 
 LOG = logging.getLogger(__name__)
 TOP = 10  # recall_at_10
+#: The burden tests' settings, by one name each as a task's `cohort` config key, a `genolm prioritise`
+#: option and a keyword argument of `prioritise` (the workflow script and the CLI pass them on by it).
+BURDEN_SETTINGS = ("covariates", "max_af", "permutations", "permutation_below")
 COLUMNS = [
     "method",
     "rank",

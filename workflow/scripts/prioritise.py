@@ -1,8 +1,7 @@
 from genolm.logs import run_step
-from genolm.prioritise import prioritise
+from genolm.prioritise import BURDEN_SETTINGS, prioritise
 
 cohort = snakemake.params.cohort
-settings = ("covariates", "max_af", "permutations", "permutation_below")
 run_step(
     prioritise,
     snakemake.log[0],
@@ -16,5 +15,5 @@ run_step(
     cohort_scores={"zeroshot": snakemake.input.cohort_scores} if cohort else None,
     known_genes=snakemake.input.get("known_genes"),
     seed=snakemake.params.seed,
-    **{key: cohort[key] for key in settings if key in cohort},
+    **{key: cohort[key] for key in BURDEN_SETTINGS if key in cohort},
 )
