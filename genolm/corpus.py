@@ -30,7 +30,7 @@ from genolm.atomic import atomic_path, write_json
 from genolm.errors import GenolmError
 from genolm.names import SPLITS
 from genolm.splits import check_soft_mask, make_splits, read_splits, window_counts, write_codes, write_splits
-from genolm.windows import shard_ids, write_shard_plan
+from genolm.windows import plan_folder_shards, shard_ids
 
 SAMPLING = ("proportional", "balanced")
 GENOME_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # no dot: `<name>.provenance.json` sits beside `<name>`
@@ -266,14 +266,7 @@ def plan_genome(
             f"{genome}: corpus genome {name!r}: no split interval holds a full {window} bp window"
         )
     write_splits(table, out / "splits.tsv")
-    write_shard_plan(
-        out / "splits.tsv",
-        out / "contigs.tsv",
-        out / "shards.tsv",
-        window=window,
-        stride=stride,
-        shard_size=shard_size,
-    )
+    plan_folder_shards(out, window=window, stride=stride, shard_size=shard_size)
     record = {
         "name": name,
         "sha256": sha256_of(provenance),

@@ -121,6 +121,28 @@ def write_shard_plan(
     return plan
 
 
+def plan_folder_shards(folder: str | Path, *, window: int, stride: int, shard_size: int) -> pd.DataFrame:
+    """The shard_plan stage inside one folder laid out as the workflow's preprocess/ folder.
+
+    Args:
+        folder: holds splits.tsv and contigs.tsv (a corpus genome's folder, or `preprocess_genome`'s) and
+            gets shards.tsv.
+        window, stride, shard_size: `preprocess` settings, as `write_shard_plan` takes them.
+
+    Returns:
+        The plan, as written to shards.tsv.
+    """
+    folder = Path(folder)
+    return write_shard_plan(
+        folder / "splits.tsv",
+        folder / "contigs.tsv",
+        folder / "shards.tsv",
+        window=window,
+        stride=stride,
+        shard_size=shard_size,
+    )
+
+
 def shard_ids(plan: str | Path) -> list[int]:
     """The shard numbers of a written plan, in order."""
     return sorted(set(pd.read_csv(plan, sep="\t", usecols=["shard"])["shard"]))
@@ -316,14 +338,7 @@ def preprocess_genome(
         seed=seed,
         split=split,
     )
-    write_shard_plan(
-        work / "splits.tsv",
-        work / "contigs.tsv",
-        work / "shards.tsv",
-        window=window,
-        stride=stride,
-        shard_size=shard_size,
-    )
+    plan_folder_shards(work, window=window, stride=stride, shard_size=shard_size)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         shards = [Path(tmp) / f"{i:04d}" for i in shard_ids(work / "shards.tsv")]
         for shard in shards:
