@@ -118,9 +118,12 @@ def build_gene_table(
     """Labelled genes with split and coding-strand sequence; rare classes dropped and counted.
 
     Args:
-        annotation, genome, splits: the run's copies of the inputs and the split table.
-        out_tsv, summary_json: where the table and its summary go.
-        label, type, min_class_size, flank: the task (see config/README.md).
+        annotation: the GFF3/GTF/GenBank file whose genes are labelled (the run's copy).
+        genome: the FASTA their coding-strand sequences are cut from.
+        splits: the split table; a gene (with its flanks) lies inside one interval or is left out.
+        out_tsv: the labelled gene table to write (`GENE_TABLE_COLUMNS`).
+        summary_json: class counts, drop reasons, annotation issues and warnings.
+        label, type, min_class_size, flank: the gene_function task (see config/README.md).
         label_table: for `label: table`, a TSV with columns id (locus tag / gene id or name) and label.
         terms, go_slim: multilabel only; `go_slim` ({obo, slim} paths) maps GO terms to slim terms first,
             then `terms` keeps only the labels it lists. Multilabel rows join their labels by ';'.

@@ -91,10 +91,14 @@ def build_variant_table(
     """Labelled SNVs with split, reference window and the variant's offset in it.
 
     Args:
-        variants, genome, splits: the run's copies of the inputs and the split table.
-        out_tsv, summary_json: where the table and its summary go.
-        label, window, strict_ref, min_review_stars: the task (see config/README.md); with `strict_ref`
-            a REF that disagrees with the genome, or a position past the contig's end, is an error.
+        variants: the ClinVar-style VCF whose SNVs are labelled by CLNSIG (the run's copy).
+        genome: the reference FASTA the `window`-base reference windows are cut from.
+        splits: the split table; a variant's whole window lies inside one interval or it is left out.
+        out_tsv: the labelled variant table to write (`VARIANT_TABLE_COLUMNS`).
+        summary_json: label counts, drop reasons and warnings.
+        label, window, strict_ref, min_review_stars: the disease_risk task (see config/README.md); with
+            `strict_ref` a REF that disagrees with the genome, or a position past the contig's end, is an
+            error.
         codon_table, annotation: with an annotation, `consequence` and `gene_fraction` come from its genes
             (translated with NCBI codon table `codon_table`); otherwise from ClinVar's MC field
             (gene_fraction -1).
