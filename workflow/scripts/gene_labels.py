@@ -1,4 +1,4 @@
-from genolm.io.user_terms import display_names
+from genolm.job import label_job
 from genolm.labels import build_gene_table
 from genolm.logs import run_step
 
@@ -10,12 +10,7 @@ run_step(
     build_gene_table,
     snakemake.log[0],
     annotation=snakemake.input.annotation,
-    genome=snakemake.input.genome,
-    splits=snakemake.input.splits,
-    out_tsv=snakemake.output.table,
-    summary_json=snakemake.output.summary,
     label_table=snakemake.input.get("label_table") or None,
-    strict=snakemake.params.strict,
-    sources=display_names(snakemake.params.sources),
+    **label_job(snakemake),
     **task,
 )

@@ -1,4 +1,5 @@
 from genolm.interpret.variants import interpret_variants
+from genolm.job import job_resources
 from genolm.logs import run_step
 
 run_step(
@@ -11,8 +12,6 @@ run_step(
     ism_npz=snakemake.output.ism_npz,
     attributions_tsv=snakemake.output.attributions,
     summary_json=snakemake.output.summary,
-    top_variants=snakemake.params.top_variants,
-    flank=snakemake.params.flank,
-    threads=snakemake.threads,
-    gpus=int(snakemake.resources.gpu),
+    **snakemake.params,  # top_variants, flank: the function's settings by name
+    **job_resources(snakemake),
 )

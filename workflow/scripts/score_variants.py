@@ -1,3 +1,4 @@
+from genolm.job import job_resources, optional_input
 from genolm.logs import run_step
 from genolm.variants import score_variants
 
@@ -5,12 +6,10 @@ run_step(
     score_variants,
     snakemake.log[0],
     table_tsv=snakemake.input.table,
+    model_dir=optional_input(snakemake.input.model),  # the baselines need no model
     method=snakemake.wildcards.method,
     scores_tsv=snakemake.output.scores,
     metrics_json=snakemake.output.metrics,
-    model_dir=snakemake.input.model[0] if snakemake.input.model else None,
-    seed=snakemake.params.seed,
-    threads=snakemake.threads,
-    gpus=int(snakemake.resources.gpu),
-    cnn=snakemake.params.cnn,
+    **snakemake.params,  # seed, cnn: the function's settings by name
+    **job_resources(snakemake),
 )

@@ -1,4 +1,4 @@
-from genolm.io.user_terms import display_names
+from genolm.job import label_job, optional_input
 from genolm.labels import build_variant_table
 from genolm.logs import run_step
 
@@ -6,12 +6,7 @@ run_step(
     build_variant_table,
     snakemake.log[0],
     variants=snakemake.input.variants,
-    genome=snakemake.input.genome,
-    splits=snakemake.input.splits,
-    out_tsv=snakemake.output.table,
-    summary_json=snakemake.output.summary,
-    annotation=snakemake.input.annotation[0] if snakemake.input.annotation else None,
-    strict=snakemake.params.strict,
-    sources=display_names(snakemake.params.sources),
+    annotation=optional_input(snakemake.input.annotation),
+    **label_job(snakemake),
     **snakemake.params.task,
 )

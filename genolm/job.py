@@ -1,0 +1,60 @@
+"""What the workflow's scripts pass on from their Snakemake job the same way, besides each rule's own files.
+
+Each script in workflow/scripts/ unpacks the `snakemake` object Snakemake hands it and calls one genolm
+function. Three things recur: the job's own threads and GPUs (what `--set-threads` or a profile's
+`set-resources` gave the job, rather than the config's values), an input a rule gives as a list of at
+most one file, and the inputs, outputs and settings both labelling rules share. The job is duck-typed, so
+genolm still never imports Snakemake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from genolm.io.user_terms import display_names
+
+
+def job_resources(job: Any) -> dict[str, Any]:
+    """The job's CPU threads and GPU count, under the names genolm's torch stages take them by.
+
+    Args:
+        job: a script's `snakemake` object (its `threads` and `resources.gpu`).
+
+    Returns:
+        {"threads": the job's threads, "gpus": its `gpu` resource as an int}.
+    """
+    return {"threads": job.threads, "gpus": int(job.resources.gpu)}
+
+
+def optional_input(files: Sequence[str]) -> str | None:
+    """The file of an input that a rule lists only when the job needs it (a model, a motif database).
+
+    Args:
+        files: the named input, a list of no or one path.
+
+    Returns:
+        Its path, or None when the rule left it empty.
+    """
+    return files[0] if files else None
+
+
+def label_job(job: Any) -> dict[str, Any]:
+    """What the gene_labels and variant_labels rules hand their table builders alike.
+
+    Args:
+        job: a labelling script's `snakemake` object: inputs `genome` and `splits`, outputs `table` and
+            `summary`, params `strict` (`annotation.strict`) and `sources` (the sources as configured).
+
+    Returns:
+        The keyword arguments `genome`, `splits`, `out_tsv`, `summary_json`, `strict` and `sources` (their
+        display names, so errors name the inputs as the user wrote them).
+    """
+    return {
+        "genome": job.input.genome,
+        "splits": job.input.splits,
+        "out_tsv": job.output.table,
+        "summary_json": job.output.summary,
+        "strict": job.params.strict,
+        "sources": display_names(job.params.sources),
+    }
