@@ -3,7 +3,7 @@
 Each script in workflow/scripts/ unpacks the `snakemake` object Snakemake hands it and calls one genolm
 function. Three things recur: the job's own threads and GPUs (what `--set-threads` or a profile's
 `set-resources` gave the job, rather than the config's values), an input a rule gives as a list of at
-most one file, and the inputs, outputs and settings both labelling rules share. The job is duck-typed, so
+most one file, and the inputs, outputs and settings the labelling rules share. The job is duck-typed, so
 genolm still never imports Snakemake.
 """
 
@@ -39,6 +39,18 @@ def optional_input(files: Sequence[str]) -> str | None:
     return files[0] if files else None
 
 
+def label_outputs(job: Any) -> dict[str, Any]:
+    """Where a labelling rule (gene_labels, csv_labels, variant_labels) has its table builder write.
+
+    Args:
+        job: a labelling script's `snakemake` object, with outputs `table` and `summary`.
+
+    Returns:
+        The keyword arguments `out_tsv` (the labelled table) and `summary_json` (its summary).
+    """
+    return {"out_tsv": job.output.table, "summary_json": job.output.summary}
+
+
 def label_job(job: Any) -> dict[str, Any]:
     """What the gene_labels and variant_labels rules hand their table builders alike.
 
@@ -53,8 +65,7 @@ def label_job(job: Any) -> dict[str, Any]:
     return {
         "genome": job.input.genome,
         "splits": job.input.splits,
-        "out_tsv": job.output.table,
-        "summary_json": job.output.summary,
+        **label_outputs(job),
         "strict": job.params.strict,
         "sources": display_names(job.params.sources),
     }

@@ -1,3 +1,4 @@
+from genolm.job import label_outputs
 from genolm.labels import build_csv_gene_table
 from genolm.logs import run_step
 
@@ -7,8 +8,6 @@ run_step(
     train=snakemake.input.train,
     dev=snakemake.input.dev,
     test=snakemake.input.test,
-    out_tsv=snakemake.output.table,
-    summary_json=snakemake.output.summary,
-    type=snakemake.params.type,
-    min_class_size=snakemake.params.min_class_size,
+    **label_outputs(snakemake),
+    **snakemake.params,  # type, min_class_size: the task's settings by name
 )
