@@ -253,7 +253,11 @@ def test_schema_defaults_are_the_settings_defaults():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     keys = schema["properties"]["gene_function"]["properties"]["finetune"]["properties"]
     defaults = {k: v["default"] for k, v in keys.items() if k != "gpus"}
-    fields = {f.name: f.default for f in dataclasses.fields(FinetuneSettings) if f.name != "seed"}
+    fields = {
+        f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+        for f in dataclasses.fields(FinetuneSettings)
+        if f.name != "seed"
+    }
     assert defaults == fields and keys["gpus"]["default"] == 0
 
 

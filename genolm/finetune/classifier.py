@@ -29,8 +29,13 @@ from genolm.inference import (
 )
 from genolm.io.fasta import decode, iter_fasta
 from genolm.names import GENE_TASK_TYPES
+from genolm.sequence import reverse_complement
 
 LOG = logging.getLogger(__name__)
+#: How a classifier reads the two strands: `forward` only; `probabilities`, the mean of the forward and
+#: reverse-complement probabilities (fine-tuned methods); `embeddings`, the linear head on the mean of the
+#: two strands' pooled embeddings (the probe, whose regression was fit on those means).
+STRANDS = ("forward", "probabilities", "embeddings")
 
 
 class PooledClassifier(torch.nn.Module):
@@ -43,7 +48,11 @@ class PooledClassifier(torch.nn.Module):
         self.head = torch.nn.Linear(hidden, n_classes)
 
     def forward(self, batch: dict[str, torch.Tensor], owner: torch.Tensor, n: int) -> torch.Tensor:
-        return self.head(self.dropout(pooled_chunks(self.encoder, batch, owner, n)))
+        return self.head(self.dropout(self.pooled(batch, owner, n)))
+
+    def pooled(self, batch: dict[str, torch.Tensor], owner: torch.Tensor, n: int) -> torch.Tensor:
+        """(n, hidden) embeddings: mean over each chunk's tokens, then over each gene's chunks."""
+        return pooled_chunks(self.encoder, batch, owner, n)
 
 
 @dataclass
@@ -51,7 +60,8 @@ class Classifier:
     """A gene-function classifier: `module` (encoder + pooled linear head) with what predicting needs.
 
     `pretrained` holds the whole language model whose base model is `module.encoder` (it is what
-    `save_classifier` writes as encoder/) and its tokenizer and window; `device` is where both sit.
+    `save_classifier` writes as encoder/) and its tokenizer and window; `device` is where both sit;
+    `strands` (one of `STRANDS`) how `predict_proba` reads the two strands of a sequence.
     """
 
     module: PooledClassifier
@@ -61,6 +71,7 @@ class Classifier:
     max_chunks: int
     batch_size: int = 16
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    strands: str = "forward"
 
     @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
@@ -89,15 +100,35 @@ class Classifier:
         """Sigmoid per label (multi-label) or softmax over classes."""
         return torch.sigmoid(logits) if self.task_type == "multilabel" else torch.softmax(logits, -1)
 
+    def _embedding_logits(self, seqs: list[str]) -> torch.Tensor:
+        """Logits of the head on the mean of the forward and reverse-complement pooled embeddings."""
+        pooled = []
+        for strand in (seqs, [reverse_complement(s) for s in seqs]):
+            chunks, owner, _ = chunk_batch(strand, self.window, self.max_chunks)
+            batch = tokenize(self.tokenizer, chunks).to(self.device)
+            with autocast(self.device):
+                pooled.append(self.module.pooled(batch, owner.to(self.device), len(seqs)).float())
+        return self.module.head((pooled[0] + pooled[1]) / 2)
+
+    def _batch_proba(self, seqs: list[str]) -> torch.Tensor:
+        """Probabilities of one batch, the strands read as `strands` says."""
+        if self.strands == "embeddings":
+            return self.probabilities(self._embedding_logits(seqs).float())
+        forward = self.probabilities(self.logits(seqs).float())
+        if self.strands == "forward":
+            return forward
+        reverse = self.probabilities(self.logits([reverse_complement(s) for s in seqs]).float())
+        return (forward + reverse) / 2
+
     @torch.no_grad()
     def predict_proba(self, seqs: list[str]) -> np.ndarray:
-        """(n, classes) probabilities; genes are chunked into windows and pooled as in training."""
+        """(n, classes) probabilities; genes are chunked into windows and pooled as in training, and
+        the reverse-complement strand is averaged in unless `strands` is `forward`."""
         training = self.module.training
         self.module.eval()
         out = []
         for i in range(0, len(seqs), self.batch_size):
-            logits = self.logits(seqs[i : i + self.batch_size]).float()
-            out.append(self.probabilities(logits).cpu().numpy())
+            out.append(self._batch_proba(seqs[i : i + self.batch_size]).cpu().numpy())
         self.module.train(training)
         return np.concatenate(out) if out else np.empty((0, len(self.classes)), dtype=np.float32)
 
@@ -108,9 +139,9 @@ def save_classifier(classifier: Classifier, out_dir: str | Path, *, method: str,
     The directory holds encoder/ (the language model with the tuned encoder, adapters merged,
     safetensors + tokenizer + genolm.json: a pretrain-style model directory), head.safetensors (the
     linear head's weight and bias) and classifier.json (classes, task type, window, chunking, pooling,
-    method, seed). A soft prompt cannot be merged into weights: it is saved as a peft adapter directory
-    prompt/ (adapter_config.json + adapter_model.safetensors) next to the untouched encoder/, and
-    classifier.json adds `prompt_tokens`.
+    method, seed, strands: how the two strands are read, see `STRANDS`). A soft prompt cannot be merged
+    into weights: it is saved as a peft adapter directory prompt/ (adapter_config.json +
+    adapter_model.safetensors) next to the untouched encoder/, and classifier.json adds `prompt_tokens`.
 
     Args:
         classifier: what to save.
@@ -138,6 +169,7 @@ def save_classifier(classifier: Classifier, out_dir: str | Path, *, method: str,
             "output": "sigmoid per label, p >= 0.5" if classifier.task_type == "multilabel" else "softmax",
             "method": method,
             "seed": seed,
+            "strands": classifier.strands,
         }
         if prompt is not None:
             prompt.peft.save_pretrained(tmp / "prompt")
@@ -179,7 +211,15 @@ def load_classifier(model_dir: str | Path) -> Classifier:
     module = PooledClassifier(encoder, hidden, len(classes))
     module.head.load_state_dict(head)
     module.eval()
-    return Classifier(module, pre, classes, meta["task_type"], meta["max_chunks"], meta["batch_size"])
+    return Classifier(
+        module,
+        pre,
+        classes,
+        meta["task_type"],
+        meta["max_chunks"],
+        meta["batch_size"],
+        strands=meta["strands"],
+    )
 
 
 def _read_meta(meta_path: Path, model_dir: Path) -> dict:
@@ -197,11 +237,14 @@ def _read_meta(meta_path: Path, model_dir: Path) -> dict:
             "max_chunks": int(meta["max_chunks"]),
             "batch_size": int(meta["batch_size"]),
             "prompt_tokens": int(meta.get("prompt_tokens", 0)),
+            "strands": meta.get("strands", "forward"),  # classifiers saved before it read one strand
         }
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise GenolmError(
             f"{meta_path}: not a valid classifier description ({type(err).__name__}: {err})"
         ) from None
+    if out["strands"] not in STRANDS:
+        raise GenolmError(f"{meta_path}: strands {out['strands']!r}, expected one of {', '.join(STRANDS)}")
     if out["task_type"] not in GENE_TASK_TYPES:
         raise GenolmError(
             f"{meta_path}: task_type {out['task_type']!r}, expected one of {', '.join(GENE_TASK_TYPES)}"

@@ -1,4 +1,12 @@
-"""Train one seed of a gene-function method: the fine-tuning loop, and the frozen-encoder probe."""
+"""Train one seed of a gene-function method: the fine-tuning loop, and the frozen-encoder probe.
+
+The recipe: AdamW with a linear warm-up over the first `warmup_fraction` of the steps and a linear (or
+cosine) decay after it (transformers' `get_scheduler`); the peak learning rate is chosen on val from
+`FinetuneSettings.learning_rates` (each grid point trained on train alone, from the same start and seed)
+and the epoch by early stopping (`BestEpoch`); the test split is predicted once, by the chosen model. With
+`reverse_complement` every train gene is read on its reverse-complement strand half the time (drawn
+per gene and epoch) and predictions average both strands.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +25,11 @@ from genolm.early_stopping import BestEpoch
 from genolm.finetune.adapters import adapt_encoder
 from genolm.finetune.classifier import Classifier, PooledClassifier
 from genolm.finetune.random_init import reinitialised
-from genolm.finetune.settings import FinetuneSettings
+from genolm.finetune.settings import SCHEDULES, FinetuneSettings
 from genolm.finetune.table import targets
 from genolm.inference import embed, load_pretrained
 from genolm.metrics import MULTILABEL_THRESHOLD
+from genolm.sequence import reverse_complement
 
 LOG = logging.getLogger(__name__)
 CPU = torch.device("cpu")
@@ -42,7 +51,46 @@ def _macro_f1(y: np.ndarray, proba: np.ndarray, task_type: str) -> float:
     return float(f1_score(y, proba.argmax(1), average="macro"))
 
 
-def _train_epoch(classifier, optimizer, trainable, seqs, order, batch_loss, settings) -> float:
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, settings: FinetuneSettings, steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate schedule over `steps` optimiser steps: linear warm-up, then `settings.schedule`.
+
+    Args:
+        optimizer: the optimizer, its learning rate set to the peak.
+        settings: `warmup_fraction` (of `steps`, rounded) and `schedule` (one of `SCHEDULES`).
+        steps: optimiser steps of the whole run (`epochs` x batches per epoch).
+
+    Returns:
+        transformers' scheduler, to be stepped once after every optimiser step.
+
+    Raises:
+        ValueError: an unknown schedule.
+    """
+    from transformers import get_scheduler
+
+    if settings.schedule not in SCHEDULES:
+        raise ValueError(f"schedule {settings.schedule!r}, expected one of {', '.join(SCHEDULES)}")
+    warmup = round(settings.warmup_fraction * steps)
+    name = "constant_with_warmup" if settings.schedule == "constant" else settings.schedule
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=steps)
+
+
+def strand_draws(seqs: list[str], rng: np.random.Generator) -> list[str]:
+    """`seqs` with each one replaced by its reverse complement with probability 0.5 (one draw per gene).
+
+    Args:
+        seqs: the train sequences.
+        rng: the run's generator (an epoch's draws follow its shuffle).
+
+    Returns:
+        The sequences of this epoch, in the same order.
+    """
+    flip = rng.random(len(seqs)) < 0.5
+    return [reverse_complement(s) if f else s for s, f in zip(seqs, flip, strict=True)]
+
+
+def _train_epoch(classifier, optimizer, schedule, trainable, seqs, order, batch_loss, settings) -> float:
     """One pass over the train genes in `order`; returns the summed loss (times genes per batch)."""
     total = 0.0
     for i in range(0, len(order), settings.batch_size):
@@ -53,6 +101,7 @@ def _train_epoch(classifier, optimizer, trainable, seqs, order, batch_loss, sett
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
+        schedule.step()
         total += loss.item() * len(idx)
     return total
 
@@ -66,6 +115,8 @@ def fit_classifier(
 ) -> dict:
     """Train `classifier.module`'s trainable weights with AdamW on `batch_loss(logits, train_rows)`.
 
+    The learning rate warms up and decays as `lr_schedule` says. A classifier that reads both strands
+    (`strands` not `forward`) trains on each gene's reverse complement half the time (`strand_draws`).
     Keeps the epoch with the best validation macro-F1 and stops after `settings.patience` epochs without
     a better one. Runs on `classifier.device`.
 
@@ -73,8 +124,8 @@ def fit_classifier(
         classifier: the classifier to train (in place).
         parts: train and val rows.
         batch_loss: the loss of a batch's float32 logits given the batch's train row indices.
-        settings: epochs, batch size, chunks, patience and seed.
-        lr: the AdamW learning rate.
+        settings: epochs, batch size, chunks, patience, schedule and seed.
+        lr: the AdamW peak learning rate.
 
     Returns:
         The history (train loss and val macro-F1 per epoch), best epoch and parameter counts.
@@ -84,13 +135,14 @@ def fit_classifier(
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
     seqs = parts["train"]["sequence"].tolist()
+    schedule = lr_schedule(optimizer, settings, settings.epochs * -(-len(seqs) // settings.batch_size))
     rng = np.random.default_rng(settings.seed)
     best, history = BestEpoch(settings.patience, floor=-1.0), []
     for epoch in range(1, settings.epochs + 1):
         order = rng.permutation(len(seqs))
-        train_loss = _train_epoch(classifier, optimizer, trainable, seqs, order, batch_loss, settings) / len(
-            seqs
-        )
+        epoch_seqs = seqs if classifier.strands == "forward" else strand_draws(seqs, rng)
+        args = (classifier, optimizer, schedule, trainable, epoch_seqs, order, batch_loss, settings)
+        train_loss = _train_epoch(*args) / len(seqs)
         val_proba = classifier.predict_proba(parts["val"]["sequence"].tolist())
         val_f1 = _macro_f1(targets(parts["val"]), val_proba, task_type)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_macro_f1": val_f1})
@@ -117,7 +169,8 @@ def train_classifier(
     settings: FinetuneSettings,
     device: torch.device = CPU,
 ) -> tuple[Classifier, np.ndarray, dict]:
-    """Train one seed of a fine-tuning `method` on `device`.
+    """Train one seed of a fine-tuning `method` on `device` at every learning rate of its grid, keep the
+    one with the best validation macro-F1 and predict the test rows with it (once).
 
     Args:
         parts: train, val and test rows.
@@ -126,23 +179,48 @@ def train_classifier(
         model_dir: the pretrained model directory.
         method: a fine-tuning method (not `probe`), or the `random_init` control (`finetune_full` on
             an encoder re-initialised from the pretrained config, seeded by `settings.seed`).
-        settings: the run's settings; `lr` for `finetune_full` and `random_init`, `adapter_lr` for the
-            others.
+        settings: the run's settings; the grid is `settings.learning_rates(method)`.
         device: where training and prediction run.
 
     Returns:
-        The classifier (LoRA/IA3 adapters merged; a soft prompt stays a `PromptedEncoder`), its test
-        probabilities and training info (history, best epoch, parameter counts).
+        The chosen classifier (LoRA/IA3 adapters merged; a soft prompt stays a `PromptedEncoder`), its
+        test probabilities and training info: its history, best epoch and parameter counts, the chosen
+        `lr`, and `lr_grid` (the grid, its criterion, and per learning rate the best validation score
+        and epoch).
     """
+    grid = settings.learning_rates(method)
+    chosen, scores, epochs = None, {}, {}
+    for lr in grid:
+        classifier, info = _train_at(parts, classes, task_type, model_dir, method, settings, device, lr)
+        scores[str(lr)] = info["history"][info["best_epoch"] - 1]["val_macro_f1"]
+        epochs[str(lr)] = info["best_epoch"]
+        LOG.info(
+            "%s lr %g: best val macro-F1 %.4f (epoch %d)", method, lr, scores[str(lr)], info["best_epoch"]
+        )
+        if chosen is None or scores[str(lr)] > chosen[0]:  # ties keep the earlier grid entry
+            chosen = (scores[str(lr)], lr, classifier, info)
+        del classifier
+    _, lr, classifier, info = chosen
+    if method in ("finetune_lora", "finetune_ia3"):
+        # Fold the adapters into the weights (in place, so pre.model holds them too): a plain encoder.
+        classifier.module.encoder = classifier.module.encoder.merge_and_unload()
+    record = {"lrs": grid, "criterion": "macro_f1", "val_scores": scores, "best_epoch": epochs}
+    info = {**info, "lr": lr, "lr_grid": record}
+    return classifier, classifier.predict_proba(parts["test"]["sequence"].tolist()), info
+
+
+def _train_at(parts, classes, task_type, model_dir, method, settings, device, lr) -> tuple[Classifier, dict]:
+    """One grid point: a fresh classifier from the pretrained (or re-initialised) model, trained at `lr`."""
     torch.manual_seed(settings.seed)
     pre = load_pretrained(model_dir)
     if method == "random_init":  # the pretraining control: finetune_full's recipe on fresh weights
         pre, method = reinitialised(pre, settings.seed), "finetune_full"
     encoder = adapt_encoder(pre.model.base_model, method, settings)
     model = PooledClassifier(encoder, pre.model.config.hidden_size, len(classes))
-    classifier = Classifier(model, pre, classes, task_type, settings.max_chunks, settings.batch_size).to(
-        device
-    )
+    strands = "probabilities" if settings.reverse_complement else "forward"
+    classifier = Classifier(
+        model, pre, classes, task_type, settings.max_chunks, settings.batch_size, strands=strands
+    ).to(device)
     y_train = targets(parts["train"])
     loss_fn = imbalance_loss(y_train, len(classes), task_type).to(device)
 
@@ -150,12 +228,7 @@ def train_classifier(
         target = torch.from_numpy(y_train[idx]).to(device)
         return loss_fn(logits, target.float() if task_type == "multilabel" else target)
 
-    lr = settings.lr if method == "finetune_full" else settings.adapter_lr
-    info = fit_classifier(classifier, parts, batch_loss, settings, lr)
-    if method in ("finetune_lora", "finetune_ia3"):
-        # Fold the adapters into the weights (in place, so pre.model holds them too): a plain encoder.
-        model.encoder = model.encoder.merge_and_unload()
-    return classifier, classifier.predict_proba(parts["test"]["sequence"].tolist()), info
+    return classifier, fit_classifier(classifier, parts, batch_loss, settings, lr)
 
 
 def probe_classifier(
@@ -168,6 +241,13 @@ def probe_classifier(
 ) -> tuple[Classifier, np.ndarray, dict]:
     """Frozen encoder: logistic regression (C chosen on val; one-vs-rest for multi-label) on mean-pooled
     embeddings computed on `device`.
+
+    With `settings.reverse_complement` a gene's features are the mean of its forward and reverse-complement
+    embeddings (`strand_embeddings`), rather than the two strands as two training rows whose predicted
+    probabilities are averaged: each gene stays one row, so the regularisation chosen on val is not
+    loosened by near-duplicate rows, the features are strand-symmetric by construction, and the saved
+    classifier reproduces the regression exactly (its head is linear in the averaged embedding); both
+    cost the same two embeddings per gene.
 
     Args:
         parts: train, val and test rows.
@@ -184,12 +264,7 @@ def probe_classifier(
     pre = load_pretrained(model_dir)
     pre.model.to(device)
     with autocast(device):
-        x = {
-            s: embed(
-                pre, p["sequence"].tolist(), batch_size=settings.batch_size, max_chunks=settings.max_chunks
-            )
-            for s, p in parts.items()
-        }
+        x = {s: strand_embeddings(pre, p["sequence"].tolist(), settings) for s, p in parts.items()}
     y = {s: targets(p) for s, p in parts.items()}
     n = len(classes)
     model = fit_logistic(x["train"], y["train"], x["val"], y["val"], n_classes=n, seed=settings.seed)
@@ -198,8 +273,28 @@ def probe_classifier(
     module.head.load_state_dict(
         {"weight": torch.tensor(weight, dtype=torch.float32), "bias": torch.tensor(bias, dtype=torch.float32)}
     )
-    classifier = Classifier(module, pre, classes, task_type, settings.max_chunks, settings.batch_size).to(
-        device
-    )
+    strands = "embeddings" if settings.reverse_complement else "forward"
+    classifier = Classifier(
+        module, pre, classes, task_type, settings.max_chunks, settings.batch_size, strands=strands
+    ).to(device)
     info = {"trainable_parameters": int(x["train"].shape[1] + 1)}
     return classifier, predict_proba(model, x["test"], n), info
+
+
+def strand_embeddings(pre, seqs: list[str], settings: FinetuneSettings) -> np.ndarray:
+    """The probe's features: mean-pooled embeddings, averaged with the reverse complement's when
+    `settings.reverse_complement` is on.
+
+    Args:
+        pre: the loaded pretrained model.
+        seqs: whole sequences (chunked to the model's window).
+        settings: batch size, chunks and the strand switch.
+
+    Returns:
+        (len(seqs), hidden) features.
+    """
+    kwargs = {"batch_size": settings.batch_size, "max_chunks": settings.max_chunks}
+    forward = embed(pre, seqs, **kwargs)
+    if not settings.reverse_complement:
+        return forward
+    return (forward + embed(pre, [reverse_complement(s) for s in seqs], **kwargs)) / 2

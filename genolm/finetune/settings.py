@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Learning-rate schedules after the linear warm-up (transformers' `get_scheduler` names them).
+SCHEDULES = ("linear", "cosine", "constant")
+
 
 @dataclass(frozen=True)
 class FinetuneSettings:
     """Settings of a fine-tuning or probe run; metrics.json records them all.
 
     Attributes:
-        epochs: most passes over the train split.
-        lr: AdamW learning rate of `finetune_full` (the probe is a logistic regression and uses none).
+        epochs: most passes over the train split (per learning rate of the grid).
+        lr: AdamW peak learning rate of `finetune_full` and `random_init` (the probe is a logistic
+            regression and uses none): the centre of the grid `lr_factors` spans.
         batch_size: genes per optimiser step, and per forward pass when predicting or embedding.
         max_chunks: windows pooled per gene (longer genes get this many spread windows).
         patience: epochs without a better validation macro-F1 before training stops.
@@ -19,8 +23,18 @@ class FinetuneSettings:
         threads: torch CPU threads.
         lora_rank: LoRA rank r (`finetune_lora`).
         lora_alpha: LoRA scaling alpha (`finetune_lora`).
-        adapter_lr: AdamW learning rate of the LoRA, IA3 and soft-prompt runs.
+        adapter_lr: AdamW peak learning rate of the LoRA, IA3 and soft-prompt runs (centre of their grid).
         prompt_tokens: virtual tokens of the soft prompt (`finetune_prompt`).
+        lr_factors: multiples of `lr` (or `adapter_lr`) tried; each is trained on train from the same
+            start and seed, and the one with the best validation macro-F1 is kept (ties: the earlier).
+        warmup_fraction: share of the optimiser steps (epochs x batches) over which the learning rate
+            rises linearly from 0 to its peak.
+        schedule: what the learning rate does after the warm-up, one of `SCHEDULES` (`linear` and
+            `cosine` decay to 0 at the last step of `epochs`; `constant` stays at the peak).
+        reverse_complement: train on each gene's reverse complement half the time (drawn per gene and
+            epoch, seeded) and average the forward and reverse-complement predictions; the probe averages
+            the two strands' embeddings instead. The workflow turns it off for a task whose label is the
+            strand (`genolm.strand.strand_is_label`).
     """
 
     epochs: int = 5
@@ -34,3 +48,18 @@ class FinetuneSettings:
     lora_alpha: int = 16
     adapter_lr: float = 2e-3
     prompt_tokens: int = 16
+    lr_factors: tuple[float, ...] = (0.3, 1.0, 3.0)
+    warmup_fraction: float = 0.1
+    schedule: str = "linear"
+    reverse_complement: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "lr_factors", tuple(float(f) for f in self.lr_factors)
+        )  # a config gives a list
+
+    def learning_rates(self, method: str) -> list[float]:
+        """The grid of peak learning rates `method` tries: `lr_factors` times `lr` (`finetune_full`,
+        `random_init`) or `adapter_lr` (the peft methods)."""
+        base = self.lr if method in ("finetune_full", "random_init") else self.adapter_lr
+        return [base * factor for factor in self.lr_factors]

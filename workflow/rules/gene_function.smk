@@ -1,3 +1,18 @@
+from genolm.strand import reverse_complement_applies  # noqa: E402 - torch-free
+
+
+def finetune_settings(wildcards):
+    """gene_function.finetune without the job's threads and gpus (the job's own resources carry them),
+    reverse complements off for a task whose label is the strand."""
+    section = config["gene_function"]["finetune"]
+    settings = {k: v for k, v in section.items() if k not in ("threads", "gpus")}
+    task = task_config("gene_function", wildcards.task)
+    settings["reverse_complement"] = reverse_complement_applies(
+        task, section["reverse_complement"]
+    )
+    return settings
+
+
 rule finetune:
     """Adapt the pretrained model to one gene-function task: full/LoRA/IA3/soft-prompt tuning or a linear probe.
 
@@ -32,11 +47,7 @@ rule finetune:
         gpu=config["gene_function"]["finetune"]["gpus"],
     params:
         # The job's threads and gpu resource carry those two settings (so --set-threads and profiles reach them).
-        settings={
-            k: v
-            for k, v in config["gene_function"]["finetune"].items()
-            if k not in ("threads", "gpus")
-        },
+        settings=finetune_settings,
         seeds=config["gene_function"]["seeds"],
         seed=config["seed"],
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
