@@ -181,25 +181,32 @@ exit $status
 """
 
 
+FAKE_SCONTROL = """#!/bin/sh
+case "$2" in
+  job) echo "JobId=$4 JobName=x NumNodes=2 NumCPUs=4 NumTasks=${FAKE_TASKS:-2} NodeList=localhost,node2";;
+  hostnames) echo "$3" | tr , '\\n';;
+esac
+"""
+
+
 @pytest.fixture
 def fake_slurm(tmp_path, monkeypatch) -> Path:
     """`srun` and `scontrol` stand-ins first on PATH, and the environment of a 2-task SLURM job."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "srun").write_text(FAKE_SRUN)
-    (bin_dir / "scontrol").write_text("#!/bin/sh\necho localhost\necho node2\n")
+    (bin_dir / "scontrol").write_text(FAKE_SCONTROL)
     for tool in ("srun", "scontrol"):
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    for key, value in {"SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "localhost,node2", "SLURM_NTASKS": "2"}.items():
-        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
     return bin_dir
 
 
 def test_srun_command_line_starts_one_torchrun_agent_per_node(fake_slurm):
     settings = replace(BASE, nodes=2, processes=2, threads=6)
     argv = srun_argv("spec.json", settings, dict(os.environ))
-    assert argv[:4] == ["srun", "--ntasks=2", "--cpus-per-task=6", "--kill-on-bad-exit=1"]
+    assert argv[:5] == ["srun", "--nodes=2", "--ntasks=2", "--cpus-per-task=6", "--kill-on-bad-exit=1"]
     torchrun = argv[argv.index(sys.executable) :]
     assert torchrun[1:3] == ["-m", "torch.distributed.run"]
     assert {"--nnodes=2", "--nproc_per_node=2", "--rdzv_backend=c10d", "--rdzv_id=genolm-4242"} <= set(torchrun)
@@ -213,10 +220,11 @@ def test_srun_command_line_starts_one_torchrun_agent_per_node(fake_slurm):
     ("env", "match"),
     [
         ({}, "pretrain.nodes is 2 but this job is not a SLURM allocation"),
-        ({"SLURM_JOB_ID": "1", "SLURM_NTASKS": "1"}, "the SLURM job has 1 task"),
+        ({"SLURM_JOB_ID": "1"}, "the SLURM job has 1 task"),
     ],
 )
-def test_multi_node_outside_a_fitting_slurm_job_is_one_line(fake_slurm, env, match):
+def test_multi_node_outside_a_fitting_slurm_job_is_one_line(fake_slurm, monkeypatch, env, match):
+    monkeypatch.setenv("FAKE_TASKS", "1")
     with pytest.raises(GenolmError, match=match):
         srun_argv("spec.json", replace(BASE, nodes=2), env)
 

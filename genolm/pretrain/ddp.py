@@ -50,10 +50,13 @@ def torchrun_argv(spec: str | Path, nproc: int) -> list[str]:
 def srun_argv(spec: str | Path, settings: PretrainSettings, env: dict[str, str]) -> list[str]:
     """The `srun` command line that starts one torchrun agent per SLURM task, meeting at a c10d rendezvous.
 
+    The allocation is read back from SLURM (`scontrol`), not from `SLURM_*` variables: the SLURM
+    executor's job step removes those before it runs the rule.
+
     Args:
         spec: the run's JSON spec (on the shared file system).
         settings: `nodes` agents of `processes_per_node` workers each, `threads` CPUs per agent.
-        env: the job's environment (`SLURM_JOB_ID`, `SLURM_JOB_NODELIST`, `SLURM_NTASKS`).
+        env: the job's environment (`SLURM_JOB_ID`).
 
     Raises:
         GenolmError: not inside a SLURM job, no `srun`, or fewer SLURM tasks than `pretrain.nodes`.
@@ -66,15 +69,15 @@ def srun_argv(spec: str | Path, settings: PretrainSettings, env: dict[str, str])
         )
     if shutil.which("srun") is None:
         raise GenolmError(f"pretrain.nodes is {nodes} but `srun` is not on this job's PATH")
-    tasks = int(env.get("SLURM_NTASKS", "1"))
+    hosts, tasks = allocation(env["SLURM_JOB_ID"])
     if tasks < nodes:
         raise GenolmError(
             f"pretrain.nodes is {nodes} but the SLURM job has {tasks} task(s); "
             "expected one task per node (the pretrain rule's `tasks` resource)"
         )
-    host = rendezvous_host(env["SLURM_JOB_NODELIST"])
     return [
         "srun",
+        f"--nodes={len(hosts)}",  # with --ntasks equal to the nodes, one agent on each
         f"--ntasks={nodes}",
         f"--cpus-per-task={settings.threads}",
         "--kill-on-bad-exit=1",
@@ -84,7 +87,7 @@ def srun_argv(spec: str | Path, settings: PretrainSettings, env: dict[str, str])
         f"--nnodes={nodes}",
         f"--nproc_per_node={processes_per_node(settings)}",
         "--rdzv_backend=c10d",
-        f"--rdzv_endpoint={host}:{free_port()}",
+        f"--rdzv_endpoint={hosts[0]}:{free_port()}",  # the first node, where this launcher runs
         f"--rdzv_id=genolm-{env['SLURM_JOB_ID']}",
         "-m",
         WORKER_MODULE,
@@ -92,15 +95,20 @@ def srun_argv(spec: str | Path, settings: PretrainSettings, env: dict[str, str])
     ]
 
 
-def rendezvous_host(nodelist: str) -> str:
-    """The allocation's first node (where the batch script, and so this launcher, runs)."""
-    proc = subprocess.run(
-        ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=False
-    )
-    hosts = proc.stdout.split()
-    if proc.returncode != 0 or not hosts:
-        raise GenolmError(f"pretrain: cannot expand SLURM_JOB_NODELIST {nodelist!r}: {proc.stderr.strip()}")
-    return hosts[0]
+def _scontrol(*args: str) -> str:
+    proc = subprocess.run(["scontrol", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GenolmError(f"pretrain: `scontrol {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def allocation(job_id: str) -> tuple[list[str], int]:
+    """The job's hosts (first node first) and its number of tasks, as SLURM records them."""
+    fields = dict(f.split("=", 1) for f in _scontrol("show", "job", "-o", job_id).split() if "=" in f)
+    hosts = _scontrol("show", "hostnames", fields.get("NodeList", "")).split()
+    if not hosts or not fields.get("NumTasks", "").isdigit():
+        raise GenolmError(f"pretrain: SLURM job {job_id} has no node list or task count")
+    return hosts, int(fields["NumTasks"])
 
 
 def free_port() -> int:
