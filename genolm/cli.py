@@ -47,7 +47,17 @@ def _cmd_embed(args: argparse.Namespace) -> None:
 
 
 def write_embeddings(ids: list[str], vectors, path: str) -> None:
-    """`.npy`: the (records, hidden) float32 matrix in FASTA order; `.tsv`: id then e0, e1, ... per record."""
+    """Write embeddings as `.npy` (the (records, hidden) float32 matrix in FASTA order) or `.tsv` (id, then
+    e0, e1, ... per record), atomically.
+
+    Args:
+        ids: the FASTA record names, in order.
+        vectors: one embedding per record.
+        path: where to write; its ending picks the format.
+
+    Raises:
+        GenolmError: `path` ends in neither .npy nor .tsv.
+    """
     import numpy as np
     import pandas as pd
 
@@ -154,6 +164,14 @@ def _add_prioritise(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `genolm` subcommand.
+
+    Args:
+        argv: the arguments after `genolm` (None: the process's).
+
+    Returns:
+        The exit status: 0, or 1 after printing a GenolmError as one `genolm: error:` line.
+    """
     parser = argparse.ArgumentParser(prog="genolm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -43,6 +43,12 @@ SHEET_ENSEMBL_COLUMNS = ("ensembl_species", "ensembl_release", "ensembl_assembly
 def read_sheet(path: str | Path) -> pd.DataFrame:
     """A corpus sheet as text cells (empty cells missing), for the columns schema to validate.
 
+    Args:
+        path: the `sources.corpus.sheet` TSV (lines starting with # are comments).
+
+    Returns:
+        One row per genome, every cell a string or missing.
+
     Raises:
         GenolmError: the sheet cannot be read or has no rows.
     """
@@ -58,7 +64,15 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
 
 
 def sheet_entries(table: pd.DataFrame) -> list[dict]:
-    """Corpus entries ({name, source, sequences}) from a validated sheet, in sheet order."""
+    """Corpus entries ({name, source, sequences}) from a validated sheet, in sheet order.
+
+    Args:
+        table: a sheet as `read_sheet` returns it, already checked against the columns schema.
+
+    Returns:
+        Per row: its name, the source spec (its `SHEET_SPEC_COLUMNS`, and an `ensembl` mapping from the
+        three ensembl_* columns) and whether `sequences` is "true".
+    """
     entries = []
     for row in table.to_dict("records"):
         cells = {k: v.strip() for k, v in row.items() if isinstance(v, str) and v.strip()}
@@ -303,13 +317,26 @@ def list_shards(plans: Mapping[str, str | Path], out: str | Path) -> pd.DataFram
 
 
 def shard_jobs(path: str | Path) -> list[tuple[str, int]]:
-    """The (genome, shard) pairs of a `list_shards` table, in corpus order."""
+    """The (genome, shard) pairs of a `list_shards` table, in corpus order.
+
+    Args:
+        path: the table `list_shards` wrote.
+
+    Returns:
+        One (genome name, shard number) per corpus windows job.
+    """
     table = pd.read_csv(path, sep="\t", dtype={"genome": str})
     return list(zip(table["genome"], table["shard"].tolist(), strict=True))
 
 
 def sha256_of(provenance: str | Path) -> str:
     """The SHA-256 a provenance record gives its file.
+
+    Args:
+        provenance: a `<source>.provenance.json` written by the download stage.
+
+    Returns:
+        Its `sha256`, hex.
 
     Raises:
         GenolmError: the record has none.

@@ -39,11 +39,17 @@ class WindowFilter:
     stage that cuts, joins or records windows (`window_shard`, `gather_windows`, `gather_corpus`).
     """
 
+    #: Bases per window.
     window: int
+    #: Bases from one window's start to the next (equal to `window`: back to back).
     stride: int
+    #: A window with a larger share of N bases is dropped.
     max_n_fraction: float = 0.1
+    #: Lowercase bases: `uppercase` reads them as any base, `drop` drops windows with too many of them.
     soft_mask: str = "uppercase"
+    #: With `soft_mask: drop`, the share of lowercase bases above which a window is dropped.
     max_soft_mask_fraction: float = 0.5
+    #: Keep an exact duplicate window (same 64-bit hash) once, in test, else val, else train.
     dedup: bool = False
 
     def check(self) -> None:
@@ -60,7 +66,15 @@ class WindowFilter:
 
 
 def window_starts(start: int, end: int, window: int, stride: int) -> np.ndarray:
-    """Starts of every full window inside [start, end)."""
+    """Starts of every full window inside [start, end).
+
+    Args:
+        start, end: the interval, half-open.
+        window, stride: window length and the step between starts.
+
+    Returns:
+        The int64 starts, none when the interval is shorter than a window.
+    """
     if end - start < window:
         return np.empty(0, dtype=np.int64)
     return np.arange(start, end - window + 1, stride, dtype=np.int64)
@@ -74,6 +88,18 @@ def plan_shards(
     An interval too big for the room left is cut between window starts: a piece covering starts
     j0..j1-1 spans [start + j0*stride, start + (j1-1)*stride + window), so the pieces' windows are
     exactly the interval's. Intervals without a full window are left out.
+
+    Args:
+        splits: the split table (contig, start, end, split).
+        contig_order: the genome's contigs in file order, which the shards follow.
+        window, stride: how windows are cut.
+        shard_size: about how many bases of windows (windows x stride) a shard holds; at least one window.
+
+    Returns:
+        The plan, `PLAN_COLUMNS`: one row per interval piece, numbered shards from 0.
+
+    Raises:
+        GenolmError: `shard_size` below `window`, or a split contig missing from `contig_order`.
     """
     if shard_size < window:
         raise GenolmError(
@@ -107,7 +133,20 @@ def plan_shards(
 def write_shard_plan(
     splits: str | Path, contigs: str | Path, out: str | Path, *, window: int, stride: int, shard_size: int
 ) -> pd.DataFrame:
-    """The shard_plan stage: plan from the split and contig tables, written as TSV."""
+    """The shard_plan stage: plan from the split and contig tables, written as TSV.
+
+    Args:
+        splits: splits.tsv of the genome.
+        contigs: its contigs.tsv, giving the contig order.
+        out: the plan TSV to write (shards.tsv).
+        window, stride, shard_size: `preprocess` settings (see `plan_shards`).
+
+    Returns:
+        The plan as written.
+
+    Raises:
+        GenolmError: as `plan_shards`.
+    """
     plan = plan_shards(
         read_splits(splits),
         list(read_contigs(contigs)["contig"]),
@@ -144,7 +183,14 @@ def plan_folder_shards(folder: str | Path, *, window: int, stride: int, shard_si
 
 
 def shard_ids(plan: str | Path) -> list[int]:
-    """The shard numbers of a written plan, in order."""
+    """The shard numbers of a written plan, in order.
+
+    Args:
+        plan: a shards.tsv written by `write_shard_plan`.
+
+    Returns:
+        Its distinct shard numbers, ascending: the windows_shard jobs to run.
+    """
     return sorted(set(pd.read_csv(plan, sep="\t", usecols=["shard"])["shard"]))
 
 
@@ -162,6 +208,20 @@ def window_shard(
     Writes raw `{split}.u8` rows (n x window bytes, in plan order), `{split}.hash.npy` (64-bit BLAKE2b
     of each row, only with `filters.dedup`) and `stats.json` (windows cut, kept per split, dropped by
     reason).
+
+    Args:
+        codes: the genome's genome.u8 (base codes, soft-mask bit set on lowercase bases).
+        contigs: its contigs.tsv (each contig's length and offset in `codes`).
+        plan: shards.tsv.
+        shard: the shard to cut.
+        out_dir: the shard's directory, written atomically.
+        filters: how windows are cut and which are dropped.
+
+    Returns:
+        The shard's stats, as written to stats.json.
+
+    Raises:
+        GenolmError: bad filter settings, a shard not in the plan, or a region past its contig's end.
     """
     filters.check()
     table = pd.read_csv(plan, sep="\t", dtype={"contig": str})
@@ -270,6 +330,20 @@ def gather_windows(
     window_rows.DEDUP_PRIORITY (so evaluation windows never reappear in training) and there at its first
     position. With `reverse_complement`, every kept train window is followed by its reverse complement.
     Every split is checked non-empty before any file is written.
+
+    Args:
+        shards: the windows_shard directories, in plan order.
+        contigs: contigs.tsv (bases read, contigs and N bases for the summary).
+        out_dir: gets train.npy, val.npy and test.npy.
+        summary_path: summary.json to write.
+        filters: the settings the shards were cut with (recorded in the summary; `dedup` applies here).
+        reverse_complement: add each kept train window's reverse complement.
+
+    Returns:
+        The summary as written.
+
+    Raises:
+        GenolmError: a split with no window left.
     """
     shards = [Path(s) for s in shards]
     stats = [json.loads((s / "stats.json").read_text()) for s in shards]
@@ -324,6 +398,19 @@ def preprocess_genome(
 
     `filters` are the other WindowFilter settings (max_n_fraction, soft_mask, max_soft_mask_fraction,
     dedup); shards are run one after another and removed at the end, like the workflow's temp() shards.
+
+    Args:
+        genome: the FASTA (plain or gzipped).
+        work_dir: gets preprocess/ with the workflow's files (splits, contigs, codes, plan, windows,
+            summary.json).
+        window, stride, shard_size, seed, split, reverse_complement: the `preprocess` keys and the
+            workflow seed.
+
+    Returns:
+        The windows stage's summary.
+
+    Raises:
+        GenolmError: as the stages it runs.
     """
     work = Path(work_dir) / "preprocess"
     settings = WindowFilter(window, stride, **filters)

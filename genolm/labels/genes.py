@@ -24,7 +24,19 @@ GENE_TABLE_COLUMNS = ["id", "contig", "start", "end", "strand", "label", "split"
 
 
 def gene_label(gene: Gene, spec: str, table: dict[str, str] | None = None) -> str | None:
-    """The label of `gene` under `spec`, or None when the gene has none (it is then left out)."""
+    """The label of `gene` under `spec`, or None when the gene has none (it is then left out).
+
+    Args:
+        gene: an annotation gene.
+        spec: the task's `label`: ec_class, enzyme, biotype, table or attribute:<name>.
+        table: for `table`, the user's id or name -> label.
+
+    Returns:
+        The label, or None.
+
+    Raises:
+        GenolmError: `go` (a multilabel-only label) or an unknown `spec`.
+    """
     if spec == "table":
         return (table or {}).get(gene.id) or (table or {}).get(gene.name) or None
     if spec == "ec_class":
@@ -47,8 +59,18 @@ def gene_label(gene: Gene, spec: str, table: dict[str, str] | None = None) -> st
 def gene_labels(gene: Gene, spec: str, table: dict[str, tuple[str, ...]] | None = None) -> set[str]:
     """Every label of `gene` under `spec` for a multilabel task; empty when it has none.
 
-    go: its GO terms (wherever the annotation keeps them); ec_class: the top-level class of each EC
-    number; attribute:<name>: the attribute's comma-separated values; table: the user's labels.
+    Args:
+        gene: an annotation gene.
+        spec: the task's `label`. go: its GO terms (wherever the annotation keeps them); ec_class: the
+            top-level class of each EC number; attribute:<name>: the attribute's comma-separated values;
+            table: the user's labels; any other: the single label of `gene_label`, as a set.
+        table: for `table`, the user's id or name -> labels.
+
+    Returns:
+        The labels (empty: the gene is left out).
+
+    Raises:
+        GenolmError: as `gene_label` for a `spec` it does not know.
     """
     if spec == "go":
         return set(gene.go_terms)
@@ -82,7 +104,18 @@ def _read_table(path: str | Path | None, genes: list[Gene]) -> pd.DataFrame:
 
 
 def read_label_table(path: str | Path | None, genes: list[Gene]) -> dict[str, str]:
-    """A user's gene -> label TSV (one row per gene)."""
+    """A user's gene -> label TSV (one row per gene).
+
+    Args:
+        path: the task's `label_table` (columns id, label; id a locus tag, gene id or name).
+        genes: the annotation's genes, which the ids are checked against.
+
+    Returns:
+        id -> label.
+
+    Raises:
+        GenolmError: no path, no id that is a gene, or an id given twice.
+    """
     table = _read_table(path, genes)
     if table["id"].duplicated().any():
         raise GenolmError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
@@ -90,7 +123,18 @@ def read_label_table(path: str | Path | None, genes: list[Gene]) -> dict[str, st
 
 
 def read_multilabel_table(path: str | Path | None, genes: list[Gene]) -> dict[str, tuple[str, ...]]:
-    """A user's gene -> labels TSV: labels joined by ';' and/or one row per gene-label pair."""
+    """A user's gene -> labels TSV: labels joined by ';' and/or one row per gene-label pair.
+
+    Args:
+        path: the task's `label_table` (columns id, label).
+        genes: the annotation's genes, which the ids are checked against.
+
+    Returns:
+        id -> its labels, sorted and without repeats.
+
+    Raises:
+        GenolmError: no path, or no id that is a gene.
+    """
     table = _read_table(path, genes)
     labels: dict[str, set[str]] = {}
     for gene_id, value in zip(table["id"], table["label"], strict=True):

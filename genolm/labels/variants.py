@@ -63,7 +63,14 @@ VARIANT_TABLE_COLUMNS = [
 
 
 def clinvar_label(info: dict[str, str]) -> int | None:
-    """1 for (likely) pathogenic, 0 for (likely) benign, None for uncertain/conflicting/other."""
+    """A variant's label from its ClinVar significance.
+
+    Args:
+        info: the VCF record's INFO fields (CLNSIG read, case-insensitively).
+
+    Returns:
+        1 for (likely) pathogenic, 0 for (likely) benign, None for uncertain/conflicting/other (left out).
+    """
     sig = info.get("CLNSIG", "").lower()
     if sig in PATHOGENIC:
         return 1
@@ -228,13 +235,27 @@ def _variant_rows(
 
 
 def consequence(info: dict[str, str]) -> str:
-    """Molecular consequence name from ClinVar's MC field ('SO:0001583|missense_variant'), else 'unknown'."""
+    """Molecular consequence name from ClinVar's MC field, for tables built without an annotation.
+
+    Args:
+        info: the VCF record's INFO fields.
+
+    Returns:
+        The first MC entry's name ('SO:0001583|missense_variant' gives missense_variant), else 'unknown'.
+    """
     mc = info.get("MC", "")
     return mc.split(",")[0].split("|")[-1] if mc else "unknown"
 
 
 def review_stars(status: str) -> int:
-    """ClinVar gold stars of a CLNREVSTAT value; an unknown status counts as 0 stars."""
+    """ClinVar gold stars of a CLNREVSTAT value, which `min_review_stars` filters on.
+
+    Args:
+        status: CLNREVSTAT as the VCF gives it (commas and spaces allowed, any case).
+
+    Returns:
+        `REVIEW_STARS` of it; an unknown status counts as 0 stars.
+    """
     return REVIEW_STARS.get(status.lower().replace(",", "").replace(" ", "_"), 0)
 
 

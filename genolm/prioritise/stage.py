@@ -158,6 +158,14 @@ def rank_genes(rows: pd.DataFrame, spans: pd.DataFrame, known: set[str] | None) 
 
     A method with burden tests ranks by p (then by the score statistic); one without ranks by its
     damaging count, then its max score. Genes tie-break by name, so ranks are reproducible.
+
+    Args:
+        rows: per-gene rows of every method (score summaries and burden results, one or more per gene).
+        spans: the annotation's genes with contig, start and end.
+        known: genes flagged `known` (None or empty: none).
+
+    Returns:
+        The ranked table, `COLUMNS` (a column no method filled is NaN).
     """
     keys = ["method", "gene"]
     merged = rows.groupby(keys, sort=False).first().reset_index()
