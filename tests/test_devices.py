@@ -194,10 +194,17 @@ def test_cli_gpus_without_a_gpu_is_one_line_naming_the_option(tmp_path, capsys):
 
 
 class _Job(SimpleNamespace):
-    """A fake `snakemake` object: any input/output/params field a script reads is a placeholder path."""
+    """A fake `snakemake` object: any input/output/params field a script reads is a placeholder path;
+    unpacked with ** (a script passing its rule's params by name), only the fields set on it."""
 
     def __getattr__(self, name: str):
         return "x"
+
+    def keys(self):
+        return vars(self).keys()
+
+    def __getitem__(self, name: str):
+        return vars(self)[name]
 
 
 SCRIPTS = {
