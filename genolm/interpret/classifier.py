@@ -19,11 +19,10 @@ from captum.attr import LayerIntegratedGradients
 from transformers import PreTrainedModel
 
 from genolm.atomic import write_json
-from genolm.device import resolve_device
 from genolm.errors import GenolmError
 from genolm.finetune import Classifier, load_classifier
 from genolm.inference import chunk_batch, chunk_starts, inference_batch_size, tokenize
-from genolm.interpret.common import BASES, grid_rows, snv_grid, write_rows
+from genolm.interpret.common import BASES, grid_rows, interpret_device, snv_grid, write_rows
 from genolm.interpret.motifs import (
     Motif,
     cluster_seqlets,
@@ -305,8 +304,7 @@ def interpret_classifier(
     Raises:
         GenolmError: a malformed table, classifier or motif database, or `gpus` > 0 without a visible GPU.
     """
-    device = resolve_device(gpus, "interpret.gpus")
-    torch.set_num_threads(threads)
+    device = interpret_device(threads, gpus)
     database = read_jaspar(motif_database) if motif_database else None
     clf = load_classifier(classifier_dir).to(device)
     clf.batch_size = inference_batch_size(device, clf.batch_size)

@@ -1,18 +1,45 @@
-"""What variant and classifier interpretation share: the base alphabet, the grid of single-base
-substitutions an ISM map scores, its rows in a long table, and the rounded TSV they are written as."""
+"""What variant and classifier interpretation share: the device they compute on, the base alphabet, the
+grid of single-base substitutions an ISM map scores, its rows in a long table, and the rounded TSV they are
+written as. Torch is imported only where the device is resolved (motifs.py reads BASES without it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from genolm.atomic import write_tsv
 
+if TYPE_CHECKING:
+    import torch
+
 #: The bases an ISM map substitutes, in the order of its columns.
 BASES = "ACGT"
+
+
+def interpret_device(threads: int, gpus: int) -> torch.device:
+    """The device an interpretation job computes on, with torch's CPU threads set to the job's.
+
+    Args:
+        threads: the job's CPU threads.
+        gpus: GPUs the job holds (`interpret.gpus`); 0 computes on the CPU.
+
+    Returns:
+        The torch device.
+
+    Raises:
+        GenolmError: `gpus` > 0 and no GPU is visible (the error names `interpret.gpus`).
+    """
+    import torch
+
+    from genolm.device import resolve_device
+
+    device = resolve_device(gpus, "interpret.gpus")
+    torch.set_num_threads(threads)
+    return device
 
 
 def snv_grid(seq: str, positions: Sequence[int], rows: int) -> tuple[np.ndarray, list[tuple[int, int, str]]]:

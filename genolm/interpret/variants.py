@@ -28,10 +28,9 @@ import pandas as pd
 import torch
 
 from genolm.atomic import atomic_path, write_json
-from genolm.device import resolve_device
 from genolm.errors import GenolmError
 from genolm.inference import Pretrained, load_pretrained, tokenize
-from genolm.interpret.common import BASES, grid_rows, snv_grid, write_rows
+from genolm.interpret.common import BASES, grid_rows, interpret_device, snv_grid, write_rows
 from genolm.tokenizers import tokenizer_kind
 from genolm.variants import load_variant_table, zero_shot_llr
 
@@ -165,8 +164,7 @@ def interpret_variants(
         GenolmError: a malformed table or scores, a scored variant missing from the test split, or `gpus`
             > 0 without a visible GPU.
     """
-    device = resolve_device(gpus, "interpret.gpus")
-    torch.set_num_threads(threads)
+    device = interpret_device(threads, gpus)
     pre = load_pretrained(model_dir, device)
     top = _top_variants(scores_tsv, load_variant_table(table_tsv), top_variants)
     skip = supports_gradients(pre)
