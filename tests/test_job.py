@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from genolm.job import job_resources, label_job, optional_input
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.unit
 
@@ -35,3 +42,45 @@ def test_label_job_names_the_sources_as_configured():
         "strict": True,
         "sources": {"genome": "my/genome.fa"},
     }
+
+
+def _rule_params(script: str) -> set[str]:
+    """The `params:` names of the rule in workflow/rules/ whose `script:` is `script` (read as text)."""
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^\s*(?:rule|checkpoint) \w+:\n", smk.read_text(), flags=re.M)[1:]:
+            if f'"../scripts/{script}"' not in block:
+                continue
+            found = re.search(r"^( +)params:\n((?:\1 .*\n|\s*\n)+)", block, flags=re.M)
+            indent = len(found[1]) + 4 if found else 0
+            return set(re.findall(rf"^ {{{indent}}}(\w+)=", found[2], flags=re.M)) if found else set()
+    raise AssertionError(f"no rule runs {script}")
+
+
+def _called(script: Path) -> object:
+    """The genolm function a workflow script hands to run_step (its first argument)."""
+    tree = ast.parse(script.read_text())
+    call = next(
+        n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "run_step"
+    )
+    name = call.args[0].id
+    module = next(
+        n.module
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and name in {a.name for a in n.names}
+    )
+    return getattr(importlib.import_module(module), name)
+
+
+SCRIPTS = REPO / "workflow" / "scripts"
+BY_NAME = sorted(p.name for p in SCRIPTS.glob("*.py") if "**snakemake.params," in p.read_text())
+
+
+@pytest.mark.parametrize("script", BY_NAME)
+def test_scripts_passing_params_by_name_call_functions_that_take_them(script):
+    """`**snakemake.params` in a script needs every param of its rule to be a keyword of the function."""
+    names = _rule_params(script)
+    assert names, f"{script}: its rule has no params"
+    accepted = inspect.signature(_called(SCRIPTS / script)).parameters
+    assert names <= set(accepted), (
+        f"{script}: {sorted(names - set(accepted))} are not keywords of the function"
+    )
