@@ -44,7 +44,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from genolm.finetune import (  # noqa: E402  # noqa: E402
+from genolm.finetune import (  # noqa: E402
     Classifier,
     FinetuneSettings,
     PooledClassifier,
