@@ -1,10 +1,10 @@
 """What the workflow's scripts pass on from their Snakemake job the same way, besides each rule's own files.
 
 Each script in workflow/scripts/ unpacks the `snakemake` object Snakemake hands it and calls one genolm
-function. Three things recur: the job's own threads and GPUs (what `--set-threads` or a profile's
+function. Some unpacking recurs: the job's own threads and GPUs (what `--set-threads` or a profile's
 `set-resources` gave the job, rather than the config's values), an input a rule gives as a list of at
-most one file, and the inputs, outputs and settings the labelling rules share. The job is duck-typed, so
-genolm still never imports Snakemake.
+most one file, and the arguments the labelling rules, and the two splitting rules, hand their functions
+alike. The job is duck-typed, so genolm still never imports Snakemake.
 """
 
 from __future__ import annotations
@@ -68,4 +68,23 @@ def label_job(job: Any) -> dict[str, Any]:
         **label_outputs(job),
         "strict": job.params.strict,
         "sources": display_names(job.params.sources),
+    }
+
+
+def split_settings(job: Any) -> dict[str, Any]:
+    """What the splits and corpus_plan rules hand their genome splitters alike.
+
+    Args:
+        job: a splitting script's `snakemake` object, with params `window`, `stride`, `soft_mask` (the
+            `preprocess` keys), `split` (`preprocess.split`) and `seed`.
+
+    Returns:
+        The keyword arguments `window`, `stride`, `soft_mask`, `seed` and `split` (as a plain dict).
+    """
+    return {
+        "window": job.params.window,
+        "stride": job.params.stride,
+        "soft_mask": job.params.soft_mask,
+        "seed": job.params.seed,
+        "split": dict(job.params.split),
     }

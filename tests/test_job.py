@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from genolm.job import job_resources, label_job, optional_input
+from genolm.job import job_resources, label_job, optional_input, split_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,6 +42,14 @@ def test_label_job_names_the_sources_as_configured():
         "strict": True,
         "sources": {"genome": "my/genome.fa"},
     }
+
+
+def test_split_settings_hand_on_a_plain_split_mapping():
+    split = {"kind": "blocks"}
+    params = SimpleNamespace(window=512, stride=256, soft_mask="drop", seed=7, split=split)
+    settings = split_settings(SimpleNamespace(params=params))
+    assert settings == {"window": 512, "stride": 256, "soft_mask": "drop", "seed": 7, "split": split}
+    assert settings["split"] is not split and type(settings["split"]) is dict
 
 
 def _rule_params(script: str) -> set[str]:

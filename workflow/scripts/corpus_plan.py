@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from genolm.corpus import plan_genome
+from genolm.job import split_settings
 from genolm.logs import run_step
 
 run_step(
@@ -14,10 +15,6 @@ run_step(
     held_out=snakemake.params.entry["held_out"],
     sequences=snakemake.params.entry["sequences"],
     listed=list(snakemake.params.listed),
-    window=snakemake.params.window,
-    stride=snakemake.params.stride,
     shard_size=snakemake.params.shard_size,
-    soft_mask=snakemake.params.soft_mask,
-    seed=snakemake.params.seed,
-    split=dict(snakemake.params.split),
+    **split_settings(snakemake),
 )

@@ -1,4 +1,5 @@
 from genolm.io.user_terms import display_name
+from genolm.job import split_settings
 from genolm.logs import run_step
 from genolm.splits import split_genome
 
@@ -9,10 +10,6 @@ run_step(
     splits_out=snakemake.output.splits,
     contigs_out=snakemake.output.contigs,
     codes_out=snakemake.output.codes,
-    window=snakemake.params.window,
-    stride=snakemake.params.stride,
-    soft_mask=snakemake.params.soft_mask,
-    seed=snakemake.params.seed,
-    split=dict(snakemake.params.split),
     source=display_name(snakemake.params.source),
+    **split_settings(snakemake),
 )
