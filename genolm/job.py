@@ -1,18 +1,20 @@
 """What the workflow's scripts pass on from their Snakemake job the same way, besides each rule's own files.
 
 Each script in workflow/scripts/ unpacks the `snakemake` object Snakemake hands it and calls one genolm
-function. Some unpacking recurs: the job's own threads and GPUs (what `--set-threads` or a profile's
-`set-resources` gave the job, rather than the config's values), an input a rule gives as a list of at
-most one file, and the arguments the labelling rules, and the two splitting rules, hand their functions
-alike. The job is duck-typed, so genolm still never imports Snakemake.
+function. Some unpacking recurs: a stage's settings object, the job's own threads and GPUs (what
+`--set-threads` or a profile's `set-resources` gave the job, rather than the config's values), an input
+a rule gives as a list of at most one file, and the arguments the labelling rules, and the two splitting
+rules, hand their functions alike. The job is duck-typed, so genolm still never imports Snakemake.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from genolm.io.user_terms import display_names
+
+Settings = TypeVar("Settings")
 
 
 def job_resources(job: Any) -> dict[str, Any]:
@@ -25,6 +27,20 @@ def job_resources(job: Any) -> dict[str, Any]:
         {"threads": the job's threads, "gpus": its `gpu` resource as an int}.
     """
     return {"threads": job.threads, "gpus": int(job.resources.gpu)}
+
+
+def job_settings(settings_class: type[Settings], job: Any) -> Settings:
+    """A stage's settings from its rule's config section, the workflow seed and the job's own threads.
+
+    Args:
+        settings_class: the stage's settings dataclass (e.g. `DistillSettings`), which takes `seed` and
+            `threads`.
+        job: the script's `snakemake` object: params `settings` (the section, without `threads`) and `seed`.
+
+    Returns:
+        `settings_class(**settings, seed=seed, threads=job.threads)`.
+    """
+    return settings_class(**job.params.settings, seed=job.params.seed, threads=job.threads)
 
 
 def optional_input(files: Sequence[str]) -> str | None:

@@ -6,12 +6,13 @@ import ast
 import importlib
 import inspect
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from genolm.job import job_resources, label_job, optional_input, split_settings
+from genolm.job import job_resources, job_settings, label_job, optional_input, split_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,6 +22,17 @@ pytestmark = pytest.mark.unit
 def test_job_resources_are_the_jobs_not_the_configs():
     job = SimpleNamespace(threads=5, resources=SimpleNamespace(gpu="1"))
     assert job_resources(job) == {"threads": 5, "gpus": 1}
+
+
+def test_job_settings_take_the_section_the_seed_and_the_jobs_threads():
+    @dataclass(frozen=True)
+    class Settings:
+        epochs: int = 1
+        seed: int = 0
+        threads: int = 1
+
+    job = SimpleNamespace(threads=6, params=SimpleNamespace(settings={"epochs": 3}, seed=42))
+    assert job_settings(Settings, job) == Settings(epochs=3, seed=42, threads=6)
 
 
 def test_optional_input_is_the_one_file_or_none():

@@ -1,4 +1,5 @@
 from genolm.distill import DistillSettings, run_distill
+from genolm.job import job_settings
 from genolm.logs import run_step
 
 run_step(
@@ -11,9 +12,7 @@ run_step(
     student_dir=snakemake.output.model,
     comparison_json=snakemake.output.comparison,
     timing_json=snakemake.output.timing,
-    settings=DistillSettings(
-        **snakemake.params.settings, seed=snakemake.params.seed, threads=snakemake.threads
-    ),
+    settings=job_settings(DistillSettings, snakemake),
     task_type=snakemake.params.task_type,
     gpus=int(snakemake.resources.gpu),
 )
