@@ -57,7 +57,17 @@ MOTIF_COLUMNS = [
 
 
 def embedding_layer(module: torch.nn.Module) -> torch.nn.Module:
-    """The word-embedding layer of the first transformers model inside `module` (the classifier's encoder)."""
+    """The word-embedding layer of the first transformers model inside `module` (the classifier's encoder).
+
+    Args:
+        module: a classifier module (pooled head, adapters or prompt around a transformers model).
+
+    Returns:
+        The layer integrated gradients attribute to.
+
+    Raises:
+        GenolmError: no transformers model inside `module`.
+    """
     for sub in module.modules():
         if isinstance(sub, PreTrainedModel):
             return sub.get_input_embeddings()
@@ -71,6 +81,13 @@ def token_base_spans(
 
     Offsets come from the fast tokenizer; for kmer_overlap they index the space-separated k-mer text, so
     text offset a is k-mer a // (k + 1), covering bases a // (k + 1) .. + k.
+
+    Args:
+        tokenizer: the classifier's (fast) tokenizer.
+        chunks: the gene's windows, as `chunk_batch` cut them.
+
+    Returns:
+        (the tokenizer's encoding without its offsets and special-token mask, the spans per chunk).
     """
     kind, k = tokenizer_kind(tokenizer)
     enc = tokenize(tokenizer, chunks, return_offsets_mapping=True, return_special_tokens_mask=True)
@@ -147,7 +164,17 @@ def classifier_ism(clf: Classifier, seq: str, target: int, center: int, width: i
     """(width, 4) change in log p(target) for every SNV in `width` bases around `center` (0 at the reference).
 
     Probabilities are the classifier's own predict_proba (softmax, or per-label sigmoid for multilabel);
-    positions outside the gene or at non-ACGT bases are NaN. Also returns the window's first position.
+    positions outside the gene or at non-ACGT bases are NaN.
+
+    Args:
+        clf: the classifier.
+        seq: the gene's sequence.
+        target: the class index whose log probability changes.
+        center: the position the window is centred on (the strongest attribution), moved inside the gene.
+        width: bases mutated.
+
+    Returns:
+        (the map, the position of its first row in `seq`).
     """
     lo = max(0, min(center - width // 2, len(seq) - width))
     out, snvs = snv_grid(seq, range(lo, min(lo + width, len(seq))), width)
@@ -164,6 +191,16 @@ def confident_correct(table: pd.DataFrame, proba: np.ndarray, classes: list[str]
     first (ties by id).
 
     Single-label: predicted = argmax; multilabel: p >= the workflow's multilabel threshold.
+
+    Args:
+        table: the test genes (id, label; multilabel labels joined by LABEL_SEP).
+        proba: their predicted probabilities, one column per class.
+        classes: the classifier's classes, in column order.
+        task_type: binary, multiclass or multilabel.
+        n: genes picked per class at most.
+
+    Returns:
+        The picks, class by class.
     """
     labels = table["label"].astype(str).str.split(LABEL_SEP)
     rows = []

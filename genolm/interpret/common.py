@@ -67,8 +67,19 @@ def snv_grid(seq: str, positions: Sequence[int], rows: int) -> tuple[np.ndarray,
 def grid_rows(
     grid: np.ndarray, seq: str, positions: Sequence[int], coordinates: Sequence[int], key: tuple
 ) -> list[tuple]:
-    """Long-table rows of an ISM map: (*key, coordinate, reference base, alt base, value) for every base
-    of every row whose position lies inside `seq` (NaN values included)."""
+    """Long-table rows of an ISM map, for the TSV the map is written as.
+
+    Args:
+        grid: the (rows, 4) map.
+        seq: the sequence it mutates.
+        positions: each row's position in `seq`.
+        coordinates: each row's coordinate as the table reports it (e.g. relative to the variant).
+        key: the values the rows start with (e.g. gene id and class).
+
+    Returns:
+        (*key, coordinate, reference base, alt base, value) for every base of every row whose position
+        lies inside `seq` (NaN values included).
+    """
     return [
         (*key, int(coordinate), seq[pos], base, grid[i, j])
         for i, (pos, coordinate) in enumerate(zip(positions, coordinates, strict=True))
@@ -78,5 +89,11 @@ def grid_rows(
 
 
 def write_rows(path: str | Path, rows: list, columns: list[str]) -> None:
-    """Rows (tuples or dicts) as a TSV with `columns`, numbers rounded to 6 decimals, written atomically."""
+    """Rows as a TSV, numbers rounded to 6 decimals, written atomically.
+
+    Args:
+        path: the TSV to write.
+        rows: tuples in `columns` order, or dicts keyed by them.
+        columns: the header (also the empty table's, when there are no rows).
+    """
     write_tsv(path, pd.DataFrame(rows, columns=columns).round(6))

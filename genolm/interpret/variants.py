@@ -40,7 +40,18 @@ LOG = logging.getLogger(__name__)
 def ism_matrix(
     pre: Pretrained, ref_window: str, offset: int, flank: int, batch_size: int | None = None
 ) -> np.ndarray:
-    """(2 * flank + 1, 4) zero-shot scores of every SNV within `flank` bases of `offset` (module doc)."""
+    """(2 * flank + 1, 4) zero-shot scores of every SNV within `flank` bases of `offset` (module doc).
+
+    Args:
+        pre: the pretrained model.
+        ref_window: the variant's reference window.
+        offset: the variant's position in it.
+        flank: bases mutated on each side.
+        batch_size: variants scored at a time (None: `zero_shot_llr`'s default, 64 on the CPU, more on a GPU).
+
+    Returns:
+        The map: 0 at each position's reference base, NaN outside the window or at non-ACGT bases.
+    """
     out, snvs = snv_grid(ref_window, range(offset - flank, offset + flank + 1), 2 * flank + 1)
     if snvs:
         table = pd.DataFrame([(pos, b) for _, pos, b in snvs], columns=["offset", "alt"])
@@ -53,7 +64,15 @@ def ism_matrix(
 
 
 def supports_gradients(pre: Pretrained) -> str | None:
-    """None when gradient x input applies to this model, else the reason it does not."""
+    """Whether gradient x input of the zero-shot score applies to this model.
+
+    Args:
+        pre: the pretrained model.
+
+    Returns:
+        None when it applies (a masked LM with one token per base), else the reason it does not, which the
+        summary records.
+    """
     kind, _ = tokenizer_kind(pre.tokenizer)
     if pre.objective != "mlm":
         return f"objective {pre.objective!r} (gradient x input needs a masked LM)"
@@ -63,7 +82,16 @@ def supports_gradients(pre: Pretrained) -> str | None:
 
 
 def masked_embeddings(pre: Pretrained, ref_window: str, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input embeddings of the window with the variant base masked ([CLS] at 0), and its attention mask."""
+    """Input embeddings of the window with the variant base masked ([CLS] at 0), and its attention mask.
+
+    Args:
+        pre: the pretrained model (a char-tokenized masked LM).
+        ref_window: the variant's reference window.
+        offset: the variant's position in it.
+
+    Returns:
+        (embeddings detached from the graph, so gradients start at them; attention mask).
+    """
     enc = tokenize(pre.tokenizer, [ref_window]).to(pre.device)
     ids = enc["input_ids"].clone()
     ids[0, offset + 1] = pre.tokenizer.mask_token_id
@@ -73,7 +101,17 @@ def masked_embeddings(pre: Pretrained, ref_window: str, offset: int) -> tuple[to
 def forward_score(
     pre: Pretrained, embeds: torch.Tensor, attention: torch.Tensor, offset: int, ref: str, alt: str
 ) -> torch.Tensor:
-    """Forward-strand pathogenicity score -(log p(alt) - log p(ref)) at the masked variant base."""
+    """Forward-strand pathogenicity score -(log p(alt) - log p(ref)) at the masked variant base.
+
+    Args:
+        pre: the pretrained model.
+        embeds, attention: from `masked_embeddings`.
+        offset: the variant's position in the window.
+        ref, alt: its bases.
+
+    Returns:
+        The score as a differentiable scalar tensor.
+    """
     logits = pre.model(inputs_embeds=embeds, attention_mask=attention).logits[0, offset + 1]
     logp = torch.log_softmax(logits.float(), -1)
     ref_id, alt_id = pre.tokenizer.convert_tokens_to_ids([ref, alt])
@@ -81,7 +119,17 @@ def forward_score(
 
 
 def grad_x_input(pre: Pretrained, ref_window: str, offset: int, alt: str) -> np.ndarray:
-    """Per-base gradient x input of the forward-strand score (len(ref_window),); see module doc."""
+    """Per-base gradient x input of the forward-strand score; see module doc.
+
+    Args:
+        pre: the pretrained model (see `supports_gradients`).
+        ref_window: the variant's reference window.
+        offset: the variant's position in it.
+        alt: the alternative base.
+
+    Returns:
+        One value per window base, shape (len(ref_window),).
+    """
     embeds, attention = masked_embeddings(pre, ref_window, offset)
     embeds.requires_grad_(True)
     with torch.enable_grad():
