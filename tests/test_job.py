@@ -64,15 +64,17 @@ def test_split_settings_hand_on_a_plain_split_mapping():
     assert settings["split"] is not split and type(settings["split"]) is dict
 
 
-def _rule_params(script: str) -> set[str]:
-    """The `params:` names of the rule in workflow/rules/ whose `script:` is `script` (read as text)."""
+def _rule_names(script: str, section: str) -> set[str]:
+    """The names in `section` (input, output, params) of the rule in workflow/rules/ whose `script:` is
+    `script` (read as text)."""
     for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
         for block in re.split(r"^\s*(?:rule|checkpoint) \w+:\n", smk.read_text(), flags=re.M)[1:]:
             if f'"../scripts/{script}"' not in block:
                 continue
-            found = re.search(r"^( +)params:\n((?:\1 .*\n|\s*\n)+)", block, flags=re.M)
-            indent = len(found[1]) + 4 if found else 0
-            return set(re.findall(rf"^ {{{indent}}}(\w+)=", found[2], flags=re.M)) if found else set()
+            found = re.search(rf"^( +){section}:\n((?:\1 .*\n|\s*\n)+)", block, flags=re.M)
+            if not found:
+                return set()
+            return set(re.findall(rf"^ {{{len(found[1]) + 4}}}(\w+)=", found[2], flags=re.M))
     raise AssertionError(f"no rule runs {script}")
 
 
@@ -92,14 +94,19 @@ def _called(script: Path) -> object:
 
 
 SCRIPTS = REPO / "workflow" / "scripts"
-BY_NAME = sorted(p.name for p in SCRIPTS.glob("*.py") if "**snakemake.params," in p.read_text())
+BY_NAME = sorted(
+    (p.name, section)
+    for p in SCRIPTS.glob("*.py")
+    for section in ("input", "output", "params")
+    if f"**snakemake.{section}," in p.read_text()
+)
 
 
-@pytest.mark.parametrize("script", BY_NAME)
-def test_scripts_passing_params_by_name_call_functions_that_take_them(script):
-    """`**snakemake.params` in a script needs every param of its rule to be a keyword of the function."""
-    names = _rule_params(script)
-    assert names, f"{script}: its rule has no params"
+@pytest.mark.parametrize(("script", "section"), BY_NAME)
+def test_scripts_passing_a_rule_section_by_name_call_functions_that_take_it(script, section):
+    """`**snakemake.<section>` in a script needs every name there to be a keyword of the function."""
+    names = _rule_names(script, section)
+    assert names, f"{script}: its rule has no named {section}"
     accepted = inspect.signature(_called(SCRIPTS / script)).parameters
     assert names <= set(accepted), (
         f"{script}: {sorted(names - set(accepted))} are not keywords of the function"

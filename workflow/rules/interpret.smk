@@ -1,14 +1,16 @@
 rule interpret:
     """ISM and gradient x input for the top zero-shot test variants of one disease-risk task."""
+
+    # Inputs, outputs and params are named as interpret_variants' arguments: the script passes them by name.
     input:
-        table=f"{RESULTS}/labels/variants/{{task}}.tsv",
-        scores=f"{RESULTS}/disease_risk/{{task}}/zeroshot/scores.tsv",
-        model=f"{RESULTS}/pretrain/model",
+        table_tsv=f"{RESULTS}/labels/variants/{{task}}.tsv",
+        scores_tsv=f"{RESULTS}/disease_risk/{{task}}/zeroshot/scores.tsv",
+        model_dir=f"{RESULTS}/pretrain/model",
     output:
         ism_tsv=f"{RESULTS}/interpret/{{task}}/ism.tsv",
         ism_npz=f"{RESULTS}/interpret/{{task}}/ism.npz",
-        attributions=f"{RESULTS}/interpret/{{task}}/attributions.tsv",
-        summary=f"{RESULTS}/interpret/{{task}}/summary.json",
+        attributions_tsv=f"{RESULTS}/interpret/{{task}}/attributions.tsv",
+        summary_json=f"{RESULTS}/interpret/{{task}}/summary.json",
     log:
         f"{RESULTS}/logs/interpret/{{task}}.log",
     benchmark:
@@ -37,13 +39,14 @@ rule interpret_classifier:
             if config["interpret"]["motif_database"]
             else []
         ),
+    # Outputs and params are named as interpret_classifier's arguments: the script passes them by name.
     output:
-        attributions=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/attributions.tsv",
-        ism=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/ism.tsv",
-        seqlets=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/seqlets.tsv",
+        attributions_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/attributions.tsv",
+        ism_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/ism.tsv",
+        seqlets_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/seqlets.tsv",
         motifs_jaspar=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/motifs.jaspar",
         motifs_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/motifs.tsv",
-        summary=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/summary.json",
+        summary_json=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/summary.json",
     log:
         f"{RESULTS}/logs/interpret/genes_{{task}}_{{method}}.log",
     benchmark:
@@ -101,15 +104,17 @@ rule compress:
 
 rule distill:
     """Distil a task's finetune_full classifier into a smaller student; compare with it and its int8 copy."""
+
+    # Inputs and outputs are named as run_distill's arguments: the script passes them by name.
     input:
-        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
-        teacher=f"{RESULTS}/gene_function/{{task}}/finetune_full/model",
+        table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        teacher_dir=f"{RESULTS}/gene_function/{{task}}/finetune_full/model",
     output:
-        predictions=f"{RESULTS}/compress/{{task}}/distill/predictions.tsv",
-        metrics=f"{RESULTS}/compress/{{task}}/distill/metrics.json",
-        model=directory(f"{RESULTS}/compress/{{task}}/distill/model"),
-        timing=f"{RESULTS}/compress/{{task}}/distill/timing.json",
-        comparison=f"{RESULTS}/compress/{{task}}/comparison.json",
+        predictions_tsv=f"{RESULTS}/compress/{{task}}/distill/predictions.tsv",
+        metrics_json=f"{RESULTS}/compress/{{task}}/distill/metrics.json",
+        student_dir=directory(f"{RESULTS}/compress/{{task}}/distill/model"),
+        timing_json=f"{RESULTS}/compress/{{task}}/distill/timing.json",
+        comparison_json=f"{RESULTS}/compress/{{task}}/comparison.json",
     log:
         f"{RESULTS}/logs/compress/{{task}}_distill.log",
     benchmark:

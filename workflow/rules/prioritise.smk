@@ -2,12 +2,14 @@
 # the input functions (task_cohort, cohort_files, prioritise_inputs) live in common.smk.
 rule score_cohort:
     """Zero-shot scores of a disease-risk task's cohort SNVs: the LM's burden weights."""
+
+    # Inputs, outputs and params are named as score_vcf's arguments: the script passes them by name.
     input:
-        genotypes=lambda wildcards: cohort_files(wildcards.task)["genotypes"],
+        vcf=lambda wildcards: cohort_files(wildcards.task)["genotypes"],
         genome=f"{RESULTS}/data/genome",
-        model=f"{RESULTS}/pretrain/model",
+        model_dir=f"{RESULTS}/pretrain/model",
     output:
-        scores=f"{RESULTS}/prioritise/{{task}}/cohort_scores/zeroshot.tsv",
+        out_tsv=f"{RESULTS}/prioritise/{{task}}/cohort_scores/zeroshot.tsv",
     log:
         f"{RESULTS}/logs/prioritise/{{task}}_score_cohort.log",
     benchmark:

@@ -1,13 +1,12 @@
 from genolm.logs import run_step
 from genolm.variants import score_vcf
 
+# The rule names its inputs, outputs and params as score_vcf's arguments.
 run_step(
     score_vcf,
     snakemake.log[0],
-    model_dir=snakemake.input.model,
-    vcf=snakemake.input.genotypes,
-    genome=snakemake.input.genome,
-    out_tsv=snakemake.output.scores,
-    window=snakemake.params.window,
+    **snakemake.input,
+    **snakemake.output,
+    **snakemake.params,
     gpus=int(snakemake.resources.gpu),
 )
