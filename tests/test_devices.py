@@ -320,7 +320,7 @@ def test_multi_node_pretraining_is_one_sbatch_of_one_task_per_node(tmp_path, mon
     (tmp_path / "config.yaml").write_text(json.dumps(config))
     proc = run_snakemake(tmp_path, "-n", "--set-resources", *items, configfiles=[tmp_path / "config.yaml"])
     resources = _dry_run_resources(proc.stdout)[("pretrain", "")]
-    assert (resources["nodes"], resources["tasks"], resources["gpu"], resources["mpi"]) == ("2", "2", "8", "srun")
+    assert [resources[k] for k in ("nodes", "tasks", "gpu", "mpi")] == ["2", "2", "8", "srun"]
     job = SimpleNamespace(
         resources=_Resources({k: int(v) if v.isdigit() else v for k, v in resources.items()}), threads=8
     )

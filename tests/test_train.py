@@ -209,7 +209,8 @@ def test_srun_command_line_starts_one_torchrun_agent_per_node(fake_slurm):
     assert argv[:5] == ["srun", "--nodes=2", "--ntasks=2", "--cpus-per-task=6", "--kill-on-bad-exit=1"]
     torchrun = argv[argv.index(sys.executable) :]
     assert torchrun[1:3] == ["-m", "torch.distributed.run"]
-    assert {"--nnodes=2", "--nproc_per_node=2", "--rdzv_backend=c10d", "--rdzv_id=genolm-4242"} <= set(torchrun)
+    rendezvous = {"--nnodes=2", "--nproc_per_node=2", "--rdzv_backend=c10d", "--rdzv_id=genolm-4242"}
+    assert rendezvous <= set(torchrun)
     (endpoint,) = [a for a in torchrun if a.startswith("--rdzv_endpoint=")]
     host, port = endpoint.removeprefix("--rdzv_endpoint=").split(":")
     assert host == "localhost" and 1024 <= int(port) < 65536  # the allocation's first node

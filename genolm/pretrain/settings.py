@@ -103,7 +103,8 @@ def gpus_per_node(job_gpus: int, nodes: int) -> int:
     """
     if job_gpus % nodes:
         raise GenolmError(
-            f"pretrain: the job holds {job_gpus} GPU(s), which do not split evenly over pretrain.nodes {nodes}"
+            f"pretrain: the job holds {job_gpus} GPU(s), "
+            f"which do not split evenly over pretrain.nodes {nodes}"
         )
     return job_gpus // nodes
 
