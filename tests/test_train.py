@@ -293,19 +293,22 @@ def test_gpus_resolve_a_cuda_device_through_the_cuda_branch(monkeypatch):
     assert cpu.device == torch.device("cpu") and cpu.autocast is None and len(chosen) == 2
 
 
-def test_pretrain_script_takes_threads_and_gpus_from_the_job(monkeypatch):
-    """`--set-threads` and a profile's `set-resources: gpu` reach the settings, not the config's values."""
+@pytest.mark.parametrize(("nodes", "job_gpus", "gpus"), [(1, 1, 1), (2, 8, 4)])
+def test_pretrain_script_takes_threads_and_gpus_from_the_job(monkeypatch, nodes, job_gpus, gpus):
+    """`--set-threads` and a profile's `set-resources: gpu` reach the settings, not the config's values;
+    the job's GPUs are all its nodes' together (`sbatch --gpus`), the settings' per node."""
     calls = []
     monkeypatch.setattr(genolm.logs, "run_step", lambda func, log, **kwargs: calls.append((func, kwargs)))
+    config = {"max_steps": 5, "threads": 2, "gpus": 0, "nodes": nodes, "mem_mb": 4000, "runtime": 240}
     job = SimpleNamespace(
         params=SimpleNamespace(
             model={"family": "bert", "preset": "tiny"},
-            pretrain={"max_steps": 5, "threads": 2, "gpus": 0, "mem_mb": 4000, "runtime": 240},
+            pretrain=config,
             seed=7,
             checkpoints="checkpoints/pretrain",
         ),
         threads=3,
-        resources=SimpleNamespace(gpu=1, mem_mb=4000, runtime=240),
+        resources=SimpleNamespace(gpu=job_gpus, mem_mb=4000, runtime=240),
         input=SimpleNamespace(windows=["w/train.npy", "w/val.npy"], tokenizer="tokenizer"),
         output=SimpleNamespace(model="model", log_csv="log.csv", metrics="metrics.json"),
         log=["pretrain.log"],
@@ -314,7 +317,7 @@ def test_pretrain_script_takes_threads_and_gpus_from_the_job(monkeypatch):
     (func, kwargs), *rest = calls
     assert func is train and not rest and kwargs["windows_dir"] == Path("w")
     assert kwargs["settings"] == PretrainSettings(
-        family="bert", preset="tiny", max_steps=5, threads=3, gpus=1, seed=7
+        family="bert", preset="tiny", max_steps=5, threads=3, gpus=gpus, nodes=nodes, seed=7
     )
 
 

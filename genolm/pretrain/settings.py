@@ -23,35 +23,39 @@ class PretrainSettings:
     both are per node. `nodes` > 1 runs one torchrun agent per SLURM task (`genolm.pretrain.ddp`).
     """
 
-    family: str = "bert"
-    preset: str = "tiny"
-    hidden_size: int | None = None
+    # The model (`model.*`): a preset, optionally resized, or a local model to continue from.
+    family: str = "bert"  # a genolm.models.presets family (masked: bert, convnet, ...; causal: gpt2, llama)
+    preset: str = "tiny"  # tiny, small or base
+    hidden_size: int | None = None  # None: the preset's
     num_layers: int | None = None
-    num_heads: int | None = None
+    num_heads: int | None = None  # attention families only
     intermediate_size: int | None = None
     dropout: float | None = None
-    init_from: str | None = None
-    max_steps: int = 1000
-    batch_size: int = 32
-    micro_batch_size: int | None = None
-    lr: float = 1e-3
-    warmup_steps: int = 100
+    init_from: str | None = None  # a local Hugging Face model folder
+    # The optimisation (`pretrain.*`).
+    max_steps: int = 1000  # optimizer steps; the length of the cosine schedule
+    batch_size: int = 32  # windows per optimizer step over all processes
+    micro_batch_size: int | None = None  # windows per forward pass in each process (None: its whole share)
+    lr: float = 1e-3  # AdamW peak learning rate
+    warmup_steps: int = 100  # linear warm-up before the cosine decay
     weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    mask_prob: float = 0.15
-    eval_every: int = 200
-    eval_batches: int = 20
-    checkpoint_every: int = 200
-    patience: int | None = None
-    max_minutes: float | None = None
-    compile: bool = False
-    processes: int = 1
-    gpus: int = 0
-    nodes: int = 1
+    max_grad_norm: float = 1.0  # gradient clipping
+    mask_prob: float = 0.15  # share of tokens masked (masked LMs)
+    eval_every: int = 200  # steps between validations
+    eval_batches: int = 20  # batches per validation
+    checkpoint_every: int = 200  # steps between resumable checkpoints
+    patience: int | None = None  # validations without a lower loss before stopping (None: never)
+    max_minutes: float | None = None  # wall-clock cap of this attempt
+    compile: bool = False  # torch.compile the loss module
+    # Where it runs: the job's own resources.
+    processes: int = 1  # CPU processes per node (gpus > 0: one per GPU)
+    gpus: int = 0  # GPUs per node
+    nodes: int = 1  # SLURM nodes, one torchrun agent each
     seed: int = 42
-    threads: int = 2
+    threads: int = 2  # CPU threads per node, shared by its processes
+    # The optional sentence-pair task (genolm.pretrain.batches).
     pair_objective: str = "none"
-    pair_weight: float = 1.0
+    pair_weight: float = 1.0  # weight of the pair loss beside the LM loss
 
 
 @dataclass(frozen=True)

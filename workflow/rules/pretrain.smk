@@ -6,8 +6,8 @@ def pretrain_job_resources(pretrain: dict) -> dict:
     job = {"gpu": pretrain["gpus"] * nodes}
     if nodes > 1:
         job |= {"nodes": nodes, "tasks": nodes, "mpi": "srun"}
-        if pretrain["gpus"]:
-            job["tasks_per_gpu"] = 0  # the tasks are per node, not per GPU (no --ntasks-per-gpu)
+        if pretrain["gpus"]:  # the tasks are per node, not per GPU: no --ntasks-per-gpu
+            job["tasks_per_gpu"] = 0
     return job
 
 
@@ -34,9 +34,9 @@ rule pretrain:
         ENVS / "train.yaml"
     threads: config["pretrain"]["threads"]
     resources:
+        **pretrain_job_resources(config["pretrain"]),
         mem_mb=config["pretrain"]["mem_mb"],
         runtime=config["pretrain"]["runtime"],
-        **pretrain_job_resources(config["pretrain"]),
     params:
         model=config["model"],
         pretrain=config["pretrain"],
