@@ -10,7 +10,9 @@ baselines (`genolm.baselines.genes.run_baseline`) read the same table the same w
 Task types: `binary` and `multiclass` (one label per gene, softmax head, class-weighted cross-entropy)
 and `multilabel` (labels joined by ";" in the table, sigmoid head, BCE with per-label pos_weight, a
 label predicted where p >= 0.5). Fine-tuning keeps the epoch with the best validation macro-F1 (for
-multi-label, macro over labels at p >= 0.5, the report's headline metric).
+multi-label, macro over labels at p >= 0.5, the report's headline metric), after a linear warm-up and
+decay of the learning rate, and the learning rate of a small grid with the best one (`fit`); with
+`reverse_complement` it trains on both strands and averages both strands' predictions (`classifier`).
 
 Every model method also saves the classifier it used for the test predictions (see `save_classifier`),
 which `load_classifier` reloads for `genolm predict`.

@@ -33,8 +33,9 @@ class FinetuneSettings:
             `cosine` decay to 0 at the last step of `epochs`; `constant` stays at the peak).
         reverse_complement: train on each gene's reverse complement half the time (drawn per gene and
             epoch, seeded) and average the forward and reverse-complement predictions; the probe averages
-            the two strands' embeddings instead. The workflow turns it off for a task whose label is the
-            strand (`genolm.strand.strand_is_label`).
+            the two strands' embeddings instead. The workflow keeps it only for `csv:` benchmark tasks,
+            whose rows come in an arbitrary orientation; annotation genes keep their coding strand, and a
+            task whose label is the strand never gets it (`genolm.strand.reverse_complement_applies`).
     """
 
     epochs: int = 5
