@@ -12,7 +12,6 @@ import pytest
 import torch
 from tiny_models import random_dna, tiny_model_dir
 
-from genolm.baselines.cnn import CNNSettings, OneHotCNN, one_hot, predict, reverse_complement_one_hot
 from genolm.finetune import Classifier, FinetuneSettings, PooledClassifier, load_classifier, run_finetune
 from genolm.finetune import fit as fit_module
 from genolm.finetune.fit import fit_classifier, lr_schedule, strand_draws, strand_embeddings
@@ -152,25 +151,6 @@ def test_strand_labelled_task_gets_no_reverse_complement():
     # Benchmark rows come in an arbitrary orientation; annotation genes are read on their coding strand.
     assert reverse_complement_applies(csv, True) and not reverse_complement_applies(csv, False)
     assert not reverse_complement_applies({"label": "attribute:function_class", "type": "binary"}, True)
-
-
-def test_cnn_without_reverse_complement_reads_the_forward_strand_only():
-    seqs = random_dna(np.random.default_rng(2), 5, 40)
-    torch.manual_seed(0)
-    plain = OneHotCNN(2, CNNSettings(channels=8, kernel=5, reverse_complement=False))
-    torch.manual_seed(0)
-    both = OneHotCNN(2, CNNSettings(channels=8, kernel=5))
-    x, mask = one_hot(seqs, 100)
-    with torch.no_grad():
-        plain.eval()
-        forward = torch.softmax(plain(x, mask), 1).numpy()
-        reverse = torch.softmax(plain(*reverse_complement_one_hot(x, mask)), 1).numpy()
-
-    def encode(rows):
-        return one_hot(rows, 100)
-
-    np.testing.assert_allclose(predict(plain, seqs, encode, "binary"), forward, atol=1e-6)
-    np.testing.assert_allclose(predict(both, seqs, encode, "binary"), (forward + reverse) / 2, atol=1e-6)
 
 
 def test_schedule_warms_up_linearly_then_decays_to_zero():
