@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tiny_models import random_dna, tiny_model_dir
+from tiny_models import gc_class_table, random_dna, tiny_model_dir
 
 from genolm.finetune import Classifier, FinetuneSettings, PooledClassifier, load_classifier, run_finetune
 from genolm.finetune import fit as fit_module
@@ -24,25 +24,11 @@ pytestmark = pytest.mark.unit
 SETTINGS = FinetuneSettings(epochs=2, batch_size=8, max_chunks=2, lr=3e-3, threads=1, lr_factors=(1.0,))
 
 
-def _table(path, n_per_split=(32, 16, 12), length=60):
-    """Genes whose class is their GC richness (strand-symmetric: the reverse complement keeps it)."""
-    rng = np.random.default_rng(11)
-    rows = []
-    for split, n in zip(("train", "val", "test"), n_per_split, strict=True):
-        for i in range(n):
-            label = "gc_rich" if i % 2 else "at_rich"
-            p = [0.1, 0.4, 0.4, 0.1] if label == "gc_rich" else [0.4, 0.1, 0.1, 0.4]
-            seq = "".join(rng.choice(list("ACGT"), length, p=p))
-            rows.append((f"{split}{i}", "c1", i, i + length, "+", label, split, seq))
-    columns = ["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
-    pd.DataFrame(rows, columns=columns).to_csv(path, sep="\t", index=False)
-    return path
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("recipe")
-    return _table(root / "table.tsv"), tiny_model_dir(root / "model", window=32)
+    table = gc_class_table(root / "table.tsv", (32, 16, 12), length=60, seed=11)
+    return table, tiny_model_dir(root / "model", window=32)
 
 
 def _parts(table) -> dict[str, pd.DataFrame]:

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 from conftest import REPO
-from tiny_models import random_dna, tiny_model_dir
+from tiny_models import gc_class_table, random_dna, tiny_model_dir
 
 from genolm.baselines import fit_logistic, linear_head, predict_proba
 from genolm.baselines.genes import run_baseline
@@ -32,20 +32,7 @@ from genolm.report import build_report
 
 
 def _gc_table(path, n_per_split=(40, 16, 20), length=90):
-    """Genes whose class is their GC richness: learnable from composition alone."""
-    rng = np.random.default_rng(3)
-    rows = []
-    for split, n in zip(("train", "val", "test"), n_per_split, strict=True):
-        for i in range(n):
-            label = "gc_rich" if i % 2 else "at_rich"
-            p = [0.1, 0.4, 0.4, 0.1] if label == "gc_rich" else [0.4, 0.1, 0.1, 0.4]
-            seq = "".join(rng.choice(list("ACGT"), length, p=p))
-            rows.append((f"{split}{i}", "c1", i, i + length, "+", label, split, seq))
-    table = pd.DataFrame(
-        rows, columns=["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
-    )
-    table.to_csv(path, sep="\t", index=False)
-    return path
+    return gc_class_table(path, n_per_split, length, seed=3)
 
 
 ML_LABELS = ["rich_A", "rich_C", "rich_G"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from genolm.models import build_config, build_model, objective
@@ -30,4 +31,20 @@ def tiny_model_dir(
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     (path / "genolm.json").write_text(json.dumps({"window": window, "objective": objective(family)}))
+    return path
+
+
+def gc_class_table(path: Path, n_per_split: tuple[int, int, int], length: int, seed: int) -> Path:
+    """A gene table (the finetune contract) whose class is GC richness: learnable from composition alone,
+    and strand-symmetric (a reverse complement keeps its class). Alternate rows are gc_rich / at_rich."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split, n in zip(("train", "val", "test"), n_per_split, strict=True):
+        for i in range(n):
+            label = "gc_rich" if i % 2 else "at_rich"
+            p = [0.1, 0.4, 0.4, 0.1] if label == "gc_rich" else [0.4, 0.1, 0.1, 0.4]
+            seq = "".join(rng.choice(list("ACGT"), length, p=p))
+            rows.append((f"{split}{i}", "c1", i, i + length, "+", label, split, seq))
+    columns = ["id", "contig", "start", "end", "strand", "label", "split", "sequence"]
+    pd.DataFrame(rows, columns=columns).to_csv(path, sep="\t", index=False)
     return path
