@@ -105,15 +105,8 @@ def test_test_time_averaging_is_the_mean_of_both_strands(setup):
 @pytest.mark.parametrize("method", ["finetune_full", "probe"])
 def test_saved_classifier_averages_strands_as_training_did(setup, tmp_path, method):
     table, model = setup
-    run_finetune(
-        table,
-        model,
-        tmp_path / "p.tsv",
-        tmp_path / "m.json",
-        SETTINGS,
-        method=method,
-        classifier_dir=tmp_path / "clf",
-    )
+    outputs = (tmp_path / "p.tsv", tmp_path / "m.json")
+    run_finetune(table, model, *outputs, SETTINGS, method=method, classifier_dir=tmp_path / "clf")
     meta = json.loads((tmp_path / "clf" / "classifier.json").read_text())
     assert meta["strands"] == ("embeddings" if method == "probe" else "probabilities")
     clf = load_classifier(tmp_path / "clf")
