@@ -29,6 +29,7 @@ sys.path.insert(0, workflow.basedir)
 from genolm import (
     names,
 )  # noqa: E402 - torch-free: the one source of method and split names
+from genolm.strand import reverse_complement_applies  # noqa: E402 - torch-free
 
 RESULTS = f"results/{config['run']}"
 ENVS = Path(workflow.basedir) / "envs"
@@ -118,6 +119,31 @@ def all_metrics():
         method=VARIANT_METHODS,
     )
     return gene + risk
+
+
+def finetune_settings(wildcards):
+    """gene_function.finetune without the job's threads and gpus (the job's own resources carry them),
+    reverse complements off for a task whose label is the strand."""
+    section = config["gene_function"]["finetune"]
+    settings = {k: v for k, v in section.items() if k not in ("threads", "gpus")}
+    task = task_config("gene_function", wildcards.task)
+    settings["reverse_complement"] = reverse_complement_applies(
+        task, section["reverse_complement"]
+    )
+    return settings
+
+
+def pretrain_job_resources(pretrain: dict) -> dict:
+    """The pretrain job's GPUs (all nodes together, as `sbatch --gpus` counts them) and, with
+    `pretrain.nodes` > 1, one SLURM task per node; `mpi` makes the SLURM executor run the script without
+    its own `srun`, so the code's `srun` can start one torchrun agent per task."""
+    nodes = pretrain["nodes"]
+    job = {"gpu": pretrain["gpus"] * nodes}
+    if nodes > 1:
+        job |= {"nodes": nodes, "tasks": nodes, "mpi": "srun"}
+        if pretrain["gpus"]:  # the tasks are per node, not per GPU: no --ntasks-per-gpu
+            job["tasks_per_gpu"] = 0
+    return job
 
 
 def baseline_threads(wildcards):

@@ -1,18 +1,3 @@
-from genolm.strand import reverse_complement_applies  # noqa: E402 - torch-free
-
-
-def finetune_settings(wildcards):
-    """gene_function.finetune without the job's threads and gpus (the job's own resources carry them),
-    reverse complements off for a task whose label is the strand."""
-    section = config["gene_function"]["finetune"]
-    settings = {k: v for k, v in section.items() if k not in ("threads", "gpus")}
-    task = task_config("gene_function", wildcards.task)
-    settings["reverse_complement"] = reverse_complement_applies(
-        task, section["reverse_complement"]
-    )
-    return settings
-
-
 rule finetune:
     """Adapt the pretrained model to one gene-function task: full/LoRA/IA3/soft-prompt tuning or a linear probe.
 

@@ -1,16 +1,3 @@
-def pretrain_job_resources(pretrain: dict) -> dict:
-    """The pretrain job's GPUs (all nodes together, as `sbatch --gpus` counts them) and, with
-    `pretrain.nodes` > 1, one SLURM task per node; `mpi` makes the SLURM executor run the script without
-    its own `srun`, so the code's `srun` can start one torchrun agent per task."""
-    nodes = pretrain["nodes"]
-    job = {"gpu": pretrain["gpus"] * nodes}
-    if nodes > 1:
-        job |= {"nodes": nodes, "tasks": nodes, "mpi": "srun"}
-        if pretrain["gpus"]:  # the tasks are per node, not per GPU: no --ntasks-per-gpu
-            job["tasks_per_gpu"] = 0
-    return job
-
-
 rule pretrain:
     """Pretrain a masked or causal LM (torchrun when processes, gpus or nodes > 1); resumes from checkpoints."""
     input:
