@@ -77,7 +77,7 @@ def srun_argv(spec: str | Path, settings: PretrainSettings, env: dict[str, str])
         )
     return [
         "srun",
-        f"--nodes={len(hosts)}",  # with --ntasks equal to the nodes, one agent on each
+        f"--nodes={min(len(hosts), nodes)}",  # with --ntasks equal to the nodes, one agent on each
         f"--ntasks={nodes}",
         f"--cpus-per-task={settings.threads}",
         "--kill-on-bad-exit=1",
