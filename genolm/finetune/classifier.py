@@ -88,13 +88,18 @@ class Classifier:
         self.device = device
         return self
 
-    def logits(self, seqs: list[str], max_chunks: int | None = None) -> torch.Tensor:
-        """(len(seqs), classes) logits of whole genes, chunked (`max_chunks` windows, default the
-        classifier's) and pooled, computed on the classifier's device (mixed precision on a GPU)."""
+    def _chunked(self, seqs: list[str], max_chunks: int | None = None) -> tuple[dict, torch.Tensor]:
+        """Whole genes as tokenised chunks (`max_chunks` windows, default the classifier's) and the gene
+        each chunk belongs to, on the classifier's device."""
         chunks, owner, _ = chunk_batch(seqs, self.window, max_chunks or self.max_chunks)
-        batch = tokenize(self.tokenizer, chunks).to(self.device)
+        return tokenize(self.tokenizer, chunks).to(self.device), owner.to(self.device)
+
+    def logits(self, seqs: list[str], max_chunks: int | None = None) -> torch.Tensor:
+        """(len(seqs), classes) logits of whole genes, chunked and pooled, computed on the classifier's
+        device (mixed precision on a GPU)."""
+        batch, owner = self._chunked(seqs, max_chunks)
         with autocast(self.device):
-            return self.module(batch, owner.to(self.device), len(seqs))
+            return self.module(batch, owner, len(seqs))
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Sigmoid per label (multi-label) or softmax over classes."""
@@ -104,10 +109,9 @@ class Classifier:
         """Logits of the head on the mean of the forward and reverse-complement pooled embeddings."""
         pooled = []
         for strand in (seqs, [reverse_complement(s) for s in seqs]):
-            chunks, owner, _ = chunk_batch(strand, self.window, self.max_chunks)
-            batch = tokenize(self.tokenizer, chunks).to(self.device)
+            batch, owner = self._chunked(strand)
             with autocast(self.device):
-                pooled.append(self.module.pooled(batch, owner.to(self.device), len(seqs)).float())
+                pooled.append(self.module.pooled(batch, owner, len(seqs)).float())
         return self.module.head((pooled[0] + pooled[1]) / 2)
 
     def _batch_proba(self, seqs: list[str]) -> torch.Tensor:

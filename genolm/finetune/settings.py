@@ -55,9 +55,8 @@ class FinetuneSettings:
     reverse_complement: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "lr_factors", tuple(float(f) for f in self.lr_factors)
-        )  # a config gives a list
+        # A config gives a list; the frozen settings keep a tuple of floats.
+        object.__setattr__(self, "lr_factors", tuple(float(f) for f in self.lr_factors))
 
     def learning_rates(self, method: str) -> list[float]:
         """The grid of peak learning rates `method` tries: `lr_factors` times `lr` (`finetune_full`,

@@ -118,15 +118,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def worker_env(threads: int, world: int) -> dict[str, str]:
-    """Environment of the workers: this package importable, no hub access, a node's cores shared out."""
+def worker_env(threads: int, processes: int) -> dict[str, str]:
+    """Environment of the workers: this package importable, no hub access, a node's `threads` shared out
+    over its `processes`."""
     path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
     return {
         **os.environ,
         "PYTHONPATH": path,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
-        "OMP_NUM_THREADS": str(max(1, threads // world)),
+        "OMP_NUM_THREADS": str(max(1, threads // processes)),
     }
 
 
@@ -158,7 +159,6 @@ def launch(paths: RunPaths, settings: PretrainSettings, world: int) -> dict:
     spec = Path(paths.checkpoint_dir) / "torchrun.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     write_spec(spec, paths, settings)
-    local = processes_per_node(settings)
     argv = torchrun_argv(spec, world) if settings.nodes == 1 else srun_argv(spec, settings, dict(os.environ))
     LOG.info("launching %s", " ".join(argv))
     proc = subprocess.Popen(
@@ -166,7 +166,7 @@ def launch(paths: RunPaths, settings: PretrainSettings, world: int) -> dict:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=worker_env(settings.threads, local),
+        env=worker_env(settings.threads, processes_per_node(settings)),
     )
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
     errors: list[str] = []
