@@ -187,6 +187,52 @@ def test_grid_trains_every_point_and_keeps_the_best_on_val(setup, monkeypatch):
     assert sorted(info["lr_grid"]["val_scores"].values()) == [0.4, 0.6, 0.9]
 
 
+def test_grid_on_a_large_split_runs_on_a_sample_then_the_chosen_lr_on_every_row(setup, monkeypatch):
+    """grid_rows: each grid point trains on the same seeded sample, the chosen rate once more on all rows,
+    and that last model predicts the test rows; one grid point or a small split is never sampled."""
+    table, model = setup
+    parts = _parts(table)
+    calls = []
+
+    class Stub:
+        def __init__(self, lr, rows):
+            self.lr, self.rows = lr, rows
+
+        def predict_proba(self, seqs):
+            return np.full((len(seqs), 2), self.rows, dtype=float)
+
+    def fake_train_at(parts_, classes, task_type, model_dir, method, settings, device, lr):
+        calls.append((lr, list(parts_["train"]["id"])))
+        score = 0.9 if lr == pytest.approx(3e-3) else 0.5
+        return Stub(lr, len(parts_["train"])), {
+            "history": [{"epoch": 1, "val_macro_f1": score}],
+            "best_epoch": 1,
+        }
+
+    monkeypatch.setattr(fit_module, "_train_at", fake_train_at)
+    settings = replace(SETTINGS, lr=1e-3, lr_factors=(1.0, 3.0), grid_rows=10)
+    clf, proba, info = fit_module.train_classifier(
+        parts, ["a", "b"], "binary", model, "finetune_full", settings
+    )
+    (lr1, ids1), (lr2, ids2), (final_lr, final_ids) = calls
+    every = list(parts["train"]["id"])
+    assert len(ids1) == 10 and ids1 == ids2 and set(ids1) < set(every)
+    assert ids1 == [i for i in every if i in set(ids1)]  # table order kept
+    assert final_lr == pytest.approx(3e-3) and final_ids == every
+    assert clf.rows == len(every) and (proba == len(every)).all() and info["lr"] == pytest.approx(3e-3)
+    assert info["lr_grid"]["train_rows"] == 10
+    assert fit_module.grid_sample(parts, settings)["train"]["id"].tolist() == ids1  # seeded
+    other_seed = fit_module.grid_sample(parts, replace(settings, seed=7))["train"]["id"].tolist()
+    assert other_seed != ids1
+    assert fit_module.grid_sample(parts, replace(settings, grid_rows=0)) is parts
+    assert fit_module.grid_sample(parts, replace(settings, grid_rows=len(every))) is parts
+    calls.clear()
+    fit_module.train_classifier(
+        parts, ["a", "b"], "binary", model, "finetune_full", replace(settings, lr_factors=(1.0,))
+    )
+    assert [len(ids) for _, ids in calls] == [len(every)]
+
+
 def test_grid_run_records_every_point_and_picks_the_better_lr(setup, tmp_path):
     """A real two-point grid: a step too small to move the weights against a working one."""
     table, model = setup

@@ -2,8 +2,9 @@
 
 The recipe: AdamW with a linear warm-up over the first `warmup_fraction` of the steps and a linear (or
 cosine) decay after it (transformers' `get_scheduler`); the peak learning rate is chosen on val from
-`FinetuneSettings.learning_rates` (each grid point trained on train alone, from the same start and seed)
-and the epoch by early stopping (`BestEpoch`); the test split is predicted once, by the chosen model. With
+`FinetuneSettings.learning_rates` (each grid point trained on train alone, from the same start and seed,
+on at most `grid_rows` of its rows; the chosen rate then trains on all of them) and the epoch by early
+stopping (`BestEpoch`); the test split is predicted once, by the chosen model. With
 `reverse_complement` every train gene is read on its reverse-complement strand half the time (drawn
 per gene and epoch) and predictions average both strands.
 """
@@ -170,7 +171,9 @@ def train_classifier(
     device: torch.device = CPU,
 ) -> tuple[Classifier, np.ndarray, dict]:
     """Train one seed of a fine-tuning `method` on `device` at every learning rate of its grid, keep the
-    one with the best validation macro-F1 and predict the test rows with it (once).
+    one with the best validation macro-F1 and predict the test rows with it (once). A train split over
+    `settings.grid_rows` rows runs the grid on a sample of it (`grid_sample`) and then the chosen rate on
+    all of it.
 
     Args:
         parts: train, val and test rows.
@@ -185,13 +188,14 @@ def train_classifier(
     Returns:
         The chosen classifier (LoRA/IA3 adapters merged; a soft prompt stays a `PromptedEncoder`), its
         test probabilities and training info: its history, best epoch and parameter counts, the chosen
-        `lr`, and `lr_grid` (the grid, its criterion, and per learning rate the best validation score
-        and epoch).
+        `lr`, and `lr_grid` (the grid, its criterion, the train rows each point saw, and per learning
+        rate the best validation score and epoch).
     """
     grid = settings.learning_rates(method)
+    grid_parts = grid_sample(parts, settings) if len(grid) > 1 else parts
     chosen, scores, epochs = None, {}, {}
     for lr in grid:
-        classifier, info = _train_at(parts, classes, task_type, model_dir, method, settings, device, lr)
+        classifier, info = _train_at(grid_parts, classes, task_type, model_dir, method, settings, device, lr)
         scores[str(lr)] = info["history"][info["best_epoch"] - 1]["val_macro_f1"]
         epochs[str(lr)] = info["best_epoch"]
         LOG.info(
@@ -201,12 +205,35 @@ def train_classifier(
             chosen = (scores[str(lr)], lr, classifier, info)
         del classifier
     _, lr, classifier, info = chosen
+    if grid_parts is not parts:  # the grid saw a sample: the chosen lr trains on every train row
+        del chosen, classifier
+        classifier, info = _train_at(parts, classes, task_type, model_dir, method, settings, device, lr)
     if method in ("finetune_lora", "finetune_ia3"):
         # Fold the adapters into the weights (in place, so pre.model holds them too): a plain encoder.
         classifier.module.encoder = classifier.module.encoder.merge_and_unload()
     record = {"lrs": grid, "criterion": "macro_f1", "val_scores": scores, "best_epoch": epochs}
+    record["train_rows"] = len(grid_parts["train"])
     info = {**info, "lr": lr, "lr_grid": record}
     return classifier, classifier.predict_proba(parts["test"]["sequence"].tolist()), info
+
+
+def grid_sample(parts: dict[str, pd.DataFrame], settings: FinetuneSettings) -> dict[str, pd.DataFrame]:
+    """`parts` with train cut to a seeded sample of `settings.grid_rows` rows (in table order) when it is
+    larger: the learning-rate grid compares its points on it, since the best rate of a recipe moves little
+    between a few thousand rows and many more, while the grid's cost grows with every row.
+
+    Args:
+        parts: train, val and test rows.
+        settings: `grid_rows` (0: no sampling) and `seed`.
+
+    Returns:
+        `parts` itself when nothing is cut, else a new dict sharing val and test.
+    """
+    train = parts["train"]
+    if not settings.grid_rows or len(train) <= settings.grid_rows:
+        return parts
+    sample = train.sample(n=settings.grid_rows, random_state=settings.seed).sort_index()
+    return {**parts, "train": sample}
 
 
 def _train_at(parts, classes, task_type, model_dir, method, settings, device, lr) -> tuple[Classifier, dict]:

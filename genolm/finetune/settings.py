@@ -27,6 +27,9 @@ class FinetuneSettings:
         prompt_tokens: virtual tokens of the soft prompt (`finetune_prompt`).
         lr_factors: multiples of `lr` (or `adapter_lr`) tried; each is trained on train from the same
             start and seed, and the one with the best validation macro-F1 is kept (ties: the earlier).
+        grid_rows: most train rows each grid point trains on (a seeded sample when the train split is
+            larger; 0: all). On a larger split the chosen learning rate then trains once more on every
+            train row, so a grid of n points costs about n x grid_rows + one full run, not n full runs.
         warmup_fraction: share of the optimiser steps (epochs x batches) over which the learning rate
             rises linearly from 0 to its peak.
         schedule: what the learning rate does after the warm-up, one of `SCHEDULES` (`linear` and
@@ -50,6 +53,7 @@ class FinetuneSettings:
     adapter_lr: float = 2e-3
     prompt_tokens: int = 16
     lr_factors: tuple[float, ...] = (0.3, 1.0, 3.0)
+    grid_rows: int = 4096
     warmup_fraction: float = 0.1
     schedule: str = "linear"
     reverse_complement: bool = True
