@@ -23,7 +23,7 @@ import genolm.finetune.classifier
 import genolm.inference
 import genolm.interpret.classifier
 import genolm.interpret.variants
-import genolm.logs
+import genolm.job
 import genolm.variants
 from genolm.device import autocast_dtype
 from genolm.errors import GenolmError
@@ -194,27 +194,48 @@ def test_cli_gpus_without_a_gpu_is_one_line_naming_the_option(tmp_path, capsys):
 
 
 class _Job(SimpleNamespace):
-    """A fake `snakemake` object: any input/output/params field a script reads is a placeholder path;
-    unpacked with ** (a script passing its rule's params by name), only the fields set on it."""
-
-    def __getattr__(self, name: str):
-        return "x"
+    """A fake `snakemake` section (a Namedlist): its names from keys(), their values as attributes."""
 
     def keys(self):
         return vars(self).keys()
 
-    def __getitem__(self, name: str):
-        return vars(self)[name]
+
+def _named(*names: str, **values) -> _Job:
+    """A section naming `names` (placeholder paths) and `values`."""
+    return _Job(**dict.fromkeys(names, "x"), **values)
 
 
+#: Each torch script's rule entries its function needs (named as its arguments), placeholders for files.
 SCRIPTS = {
-    "pretrain": dict(params=_Job(model={"family": "bert"}, pretrain={"nodes": 1}, seed=1)),
-    "finetune": dict(params=_Job(settings={}, seeds=1, seed=1)),
-    "score_variants": {},
-    "score_cohort": {},
-    "interpret": {},
-    "interpret_classifier": {},
-    "distill": dict(params=_Job(settings={}, seed=1)),
+    "pretrain": dict(
+        input=_named("tokenizer_dir", windows=["w/train.npy"]),
+        output=_named("model_dir", "log_csv", "metrics_json"),
+        params=_named("checkpoint_dir", settings={"family": "bert", "nodes": 1, "seed": 1}),
+    ),
+    "finetune": dict(
+        input=_named("table_tsv", "model_dir"),
+        output=_named("predictions_tsv", "metrics_json", "classifier_dir"),
+        params=_named(settings={"seed": 1}, seeds=1),
+    ),
+    "score_variants": dict(
+        input=_named("table_tsv", model_dir=["x"]), output=_named("scores_tsv", "metrics_json")
+    ),
+    "score_cohort": dict(input=_named("model_dir", "vcf", "genome"), output=_named("out_tsv")),
+    "interpret": dict(
+        input=_named("table_tsv", "scores_tsv", "model_dir"),
+        output=_named("ism_tsv", "ism_npz", "attributions_tsv", "summary_json"),
+    ),
+    "interpret_classifier": dict(
+        input=_named("table_tsv", "classifier_dir", motif_database=[]),
+        output=_named(
+            "attributions_tsv", "ism_tsv", "seqlets_tsv", "motifs_jaspar", "motifs_tsv", "summary_json"
+        ),
+    ),
+    "distill": dict(
+        input=_named("table_tsv", "teacher_dir"),
+        output=_named("predictions_tsv", "metrics_json", "student_dir", "comparison_json", "timing_json"),
+        params=_named(settings={"seed": 1}),
+    ),
 }
 
 
@@ -222,13 +243,14 @@ SCRIPTS = {
 def test_each_torch_script_passes_the_jobs_gpu_resource_to_the_code(monkeypatch, script):
     """The job's `gpu` (the rule's resource, or a profile's set-resources) is what the code computes on."""
     calls = []
-    monkeypatch.setattr(genolm.logs, "run_step", lambda func, log, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(genolm.job, "run_step", lambda func, log, **kwargs: calls.append(kwargs))
     job = _Job(
         params=_Job(),
         resources=_Job(gpu=1),
         wildcards=_Job(method="zeroshot"),
         input=_Job(),
         output=_Job(),
+        threads=2,
         log=["x"],
     )
     for name, value in SCRIPTS[script].items():

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-import genolm.logs
+import genolm.job
 import genolm.pretrain.batches as batches_mod
 import genolm.pretrain.loop as loop_mod
 from genolm.errors import GenolmError
@@ -293,24 +293,28 @@ def test_gpus_resolve_a_cuda_device_through_the_cuda_branch(monkeypatch):
     assert cpu.device == torch.device("cpu") and cpu.autocast is None and len(chosen) == 2
 
 
+class _Named(SimpleNamespace):
+    """A stand-in for a snakemake Namedlist: names from keys(), values as attributes."""
+
+    def keys(self):
+        return vars(self).keys()
+
+
 @pytest.mark.parametrize(("nodes", "job_gpus", "gpus"), [(1, 1, 1), (2, 8, 4)])
 def test_pretrain_script_takes_threads_and_gpus_from_the_job(monkeypatch, nodes, job_gpus, gpus):
     """`--set-threads` and a profile's `set-resources: gpu` reach the settings, not the config's values;
     the job's GPUs are all its nodes' together (`sbatch --gpus`), the settings' per node."""
     calls = []
-    monkeypatch.setattr(genolm.logs, "run_step", lambda func, log, **kwargs: calls.append((func, kwargs)))
-    config = {"max_steps": 5, "threads": 2, "gpus": 0, "nodes": nodes, "mem_mb": 4000, "runtime": 240}
+    monkeypatch.setattr(genolm.job, "run_step", lambda func, log, **kwargs: calls.append((func, kwargs)))
+    # The rule's settings: the model and pretrain sections (less the job's keys) and the seed.
+    settings = {"family": "bert", "preset": "tiny", "max_steps": 5, "nodes": nodes, "seed": 7}
     job = SimpleNamespace(
-        params=SimpleNamespace(
-            model={"family": "bert", "preset": "tiny"},
-            pretrain=config,
-            seed=7,
-            checkpoints="checkpoints/pretrain",
-        ),
+        params=_Named(settings=settings, checkpoint_dir="checkpoints/pretrain"),
         threads=3,
         resources=SimpleNamespace(gpu=job_gpus, mem_mb=4000, runtime=240),
-        input=SimpleNamespace(windows=["w/train.npy", "w/val.npy"], tokenizer="tokenizer"),
-        output=SimpleNamespace(model="model", log_csv="log.csv", metrics="metrics.json"),
+        input=_Named(windows=["w/train.npy", "w/val.npy"], tokenizer_dir="tokenizer"),
+        output=_Named(model_dir="model", log_csv="log.csv", metrics_json="metrics.json"),
+        wildcards=_Named(),
         log=["pretrain.log"],
     )
     runpy.run_path(str(REPO / "workflow" / "scripts" / "pretrain.py"), init_globals={"snakemake": job})

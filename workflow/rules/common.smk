@@ -100,7 +100,8 @@ def source_input(wildcards):
 def spec_input(spec):
     """The input file of one source spec (sources.<name> or a corpus genome's), or none to fetch."""
     if "simulated" in spec:
-        return rules.simulate.output[spec["simulated"]]
+        # The simulator's output <name>_path, as simulate() names its arguments.
+        return rules.simulate.output[f"{spec['simulated']}_path"]
     if "path" in spec:
         return spec["path"]
     return []
@@ -122,10 +123,11 @@ def all_metrics():
 
 
 def finetune_settings(wildcards):
-    """gene_function.finetune without the job's threads and gpus (the job's own resources carry them),
-    reverse complements off for a task whose label is the strand."""
+    """gene_function.finetune and the seed, without the job's threads and gpus (the job's own resources
+    carry them), reverse complements off for a task whose label is the strand."""
     section = config["gene_function"]["finetune"]
     settings = {k: v for k, v in section.items() if k not in ("threads", "gpus")}
+    settings["seed"] = config["seed"]
     task = task_config("gene_function", wildcards.task)
     settings["reverse_complement"] = reverse_complement_applies(
         task, section["reverse_complement"]
@@ -187,9 +189,9 @@ def cohort_files(task):
     if cohort.get("simulated"):
         out = rules.synthetic_cohort.output
         return {
-            "genotypes": out.genotypes,
-            "labels": out.labels,
-            "known_genes": out.causal,
+            "genotypes": out.genotypes_path,
+            "labels": out.labels_path,
+            "known_genes": out.causal_path,
         }
     keys = ("genotypes", "labels", "known_genes")
     return {key: cohort[key] for key in keys if key in cohort}

@@ -3,11 +3,11 @@ rule score_variants:
     control), LM + consequence features combined, k-mer, consequence or one-hot CNN baseline.
     """
     input:
-        table=f"{RESULTS}/labels/variants/{{task}}.tsv",
-        model=variant_model,
+        table_tsv=f"{RESULTS}/labels/variants/{{task}}.tsv",
+        model_dir=variant_model,
     output:
-        scores=f"{RESULTS}/disease_risk/{{task}}/{{method}}/scores.tsv",
-        metrics=report(
+        scores_tsv=f"{RESULTS}/disease_risk/{{task}}/{{method}}/scores.tsv",
+        metrics_json=report(
             f"{RESULTS}/disease_risk/{{task}}/{{method}}/metrics.json",
             caption="../report/disease_risk.rst",
             category="Disease risk",

@@ -26,7 +26,7 @@ rule download:
     input:
         source_input,
     output:
-        data=f"{RESULTS}/data/{{source}}",
+        dest=f"{RESULTS}/data/{{source}}",
         provenance=f"{RESULTS}/data/{{source}}.provenance.json",
     log:
         f"{RESULTS}/logs/download/{{source}}.log",
@@ -52,7 +52,7 @@ rule download_corpus:
     input:
         lambda wildcards: spec_input(CORPUS[wildcards.genome]["source"]),
     output:
-        data=f"{RESULTS}/data/corpus/{{genome}}",
+        dest=f"{RESULTS}/data/corpus/{{genome}}",
         provenance=f"{RESULTS}/data/corpus/{{genome}}.provenance.json",
     log:
         f"{RESULTS}/logs/download/corpus/{{genome}}.log",
@@ -80,7 +80,7 @@ rule corpus_provenance:
     input:
         [f"{RESULTS}/data/corpus/{name}.provenance.json" for name in CORPUS],
     output:
-        f"{RESULTS}/data/corpus.provenance.json",
+        out=f"{RESULTS}/data/corpus.provenance.json",
     log:
         f"{RESULTS}/logs/download/corpus.log",
     benchmark:

@@ -6,12 +6,12 @@ rule finetune:
     (encoder/, head.safetensors, classifier.json) for `genolm predict`.
     """
     input:
-        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
-        model=f"{RESULTS}/pretrain/model",
+        table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        model_dir=f"{RESULTS}/pretrain/model",
     output:
-        predictions=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
-        model=directory(f"{RESULTS}/gene_function/{{task}}/{{method}}/model"),
-        metrics=report(
+        predictions_tsv=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
+        classifier_dir=directory(f"{RESULTS}/gene_function/{{task}}/{{method}}/model"),
+        metrics_json=report(
             f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
             caption="../report/gene_function.rst",
             category="Gene function",
@@ -34,7 +34,6 @@ rule finetune:
         # The job's threads and gpu resource carry those two settings (so --set-threads and profiles reach them).
         settings=finetune_settings,
         seeds=config["gene_function"]["seeds"],
-        seed=config["seed"],
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/finetune.py"
@@ -43,10 +42,10 @@ rule finetune:
 rule gene_baseline:
     """A baseline (k-mer logistic regression, one-hot CNN or majority class) on the same split and test rows."""
     input:
-        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
     output:
-        predictions=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
-        metrics=report(
+        predictions_tsv=f"{RESULTS}/gene_function/{{task}}/{{method}}/predictions.tsv",
+        metrics_json=report(
             f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
             caption="../report/gene_function.rst",
             category="Gene function",

@@ -1,7 +1,5 @@
 rule interpret:
     """ISM and gradient x input for the top zero-shot test variants of one disease-risk task."""
-
-    # Inputs, outputs and params are named as interpret_variants' arguments: the script passes them by name.
     input:
         table_tsv=f"{RESULTS}/labels/variants/{{task}}.tsv",
         scores_tsv=f"{RESULTS}/disease_risk/{{task}}/zeroshot/scores.tsv",
@@ -32,14 +30,13 @@ rule interpret:
 rule interpret_classifier:
     """Integrated gradients, ISM and attribution motifs of a saved gene-function classifier."""
     input:
-        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
-        classifier=f"{RESULTS}/gene_function/{{task}}/{{method}}/model",
-        database=lambda wildcards: (
+        table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        classifier_dir=f"{RESULTS}/gene_function/{{task}}/{{method}}/model",
+        motif_database=lambda wildcards: (
             [config["interpret"]["motif_database"]]
             if config["interpret"]["motif_database"]
             else []
         ),
-    # Outputs and params are named as interpret_classifier's arguments: the script passes them by name.
     output:
         attributions_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/attributions.tsv",
         ism_tsv=f"{RESULTS}/interpret/genes/{{task}}/{{method}}/ism.tsv",
@@ -78,12 +75,12 @@ rule compress:
     CPU only, by design: torch's dynamic int8 kernels are CPU kernels, and the stage measures CPU deployment.
     """
     input:
-        model=f"{RESULTS}/pretrain/model",
-        windows=f"{RESULTS}/preprocess/windows/test.npy",
+        model_dir=f"{RESULTS}/pretrain/model",
+        test_windows=f"{RESULTS}/preprocess/windows/test.npy",
         tables=expand(f"{RESULTS}/labels/variants/{{task}}.tsv", task=VARIANT_TASKS),
     output:
-        metrics=f"{RESULTS}/compress/metrics.json",
-        timing=f"{RESULTS}/compress/timing.json",
+        metrics_json=f"{RESULTS}/compress/metrics.json",
+        timing_json=f"{RESULTS}/compress/timing.json",
     log:
         f"{RESULTS}/logs/compress.log",
     benchmark:
@@ -104,8 +101,6 @@ rule compress:
 
 rule distill:
     """Distil a task's finetune_full classifier into a smaller student; compare with it and its int8 copy."""
-
-    # Inputs and outputs are named as run_distill's arguments: the script passes them by name.
     input:
         table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
         teacher_dir=f"{RESULTS}/gene_function/{{task}}/finetune_full/model",
@@ -127,13 +122,16 @@ rule distill:
         runtime=120,
         gpu=config["compress"]["distill"]["gpus"],
     params:
-        # The job's gpu resource carries compress.distill.gpus (so a profile's set-resources reaches it).
+        # The section and the seed; the job's gpu resource carries compress.distill.gpus (so a profile's
+        # set-resources reaches it).
         settings={
-            k: v
-            for k, v in config["compress"]["distill"].items()
-            if k not in ("enabled", "gpus")
+            **{
+                k: v
+                for k, v in config["compress"]["distill"].items()
+                if k not in ("enabled", "gpus")
+            },
+            "seed": config["seed"],
         },
-        seed=config["seed"],
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/distill.py"

@@ -21,12 +21,12 @@ rule gene_labels:
         go_obo=lambda wildcards: task_config("gene_function", wildcards.task)
         .get("go_slim", {})
         .get("obo", []),
-        go_slim=lambda wildcards: task_config("gene_function", wildcards.task)
+        slim_obo=lambda wildcards: task_config("gene_function", wildcards.task)
         .get("go_slim", {})
         .get("slim", []),
     output:
-        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
-        summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
+        out_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        summary_json=f"{RESULTS}/labels/genes/{{task}}.summary.json",
     log:
         f"{RESULTS}/logs/labels/genes_{{task}}.log",
     benchmark:
@@ -58,8 +58,8 @@ rule csv_labels:
         # Named train, dev and test: the task's csv mapping itself.
         unpack(lambda wildcards: task_config("gene_function", wildcards.task)["csv"]),
     output:
-        table=f"{RESULTS}/labels/genes/{{task}}.tsv",
-        summary=f"{RESULTS}/labels/genes/{{task}}.summary.json",
+        out_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
+        summary_json=f"{RESULTS}/labels/genes/{{task}}.summary.json",
     log:
         f"{RESULTS}/logs/labels/genes_{{task}}.log",
     benchmark:
@@ -89,8 +89,8 @@ rule variant_labels:
         splits=f"{RESULTS}/preprocess/splits.tsv",
         annotation=variant_annotation,
     output:
-        table=f"{RESULTS}/labels/variants/{{task}}.tsv",
-        summary=f"{RESULTS}/labels/variants/{{task}}.summary.json",
+        out_tsv=f"{RESULTS}/labels/variants/{{task}}.tsv",
+        summary_json=f"{RESULTS}/labels/variants/{{task}}.summary.json",
     log:
         f"{RESULTS}/logs/labels/variants_{{task}}.log",
     benchmark:

@@ -15,13 +15,13 @@ rule splits:
     input:
         genome=f"{RESULTS}/data/genome",
     output:
-        splits=report(
+        splits_out=report(
             f"{RESULTS}/preprocess/splits.tsv",
             caption="../report/splits.rst",
             category="Data",
         ),
-        contigs=f"{RESULTS}/preprocess/contigs.tsv",
-        codes=f"{RESULTS}/preprocess/genome.u8",
+        contigs_out=f"{RESULTS}/preprocess/contigs.tsv",
+        codes_out=f"{RESULTS}/preprocess/genome.u8",
     log:
         f"{RESULTS}/logs/splits.log",
     benchmark:
@@ -50,7 +50,7 @@ checkpoint shard_plan:
         splits=f"{RESULTS}/preprocess/splits.tsv",
         contigs=f"{RESULTS}/preprocess/contigs.tsv",
     output:
-        f"{RESULTS}/preprocess/shards.tsv",
+        out=f"{RESULTS}/preprocess/shards.tsv",
     log:
         f"{RESULTS}/logs/shard_plan.log",
     benchmark:
@@ -76,7 +76,7 @@ rule windows_shard:
         contigs=f"{RESULTS}/preprocess/contigs.tsv",
         plan=f"{RESULTS}/preprocess/shards.tsv",
     output:
-        temp(directory(f"{RESULTS}/preprocess/shards/{{shard}}")),
+        out_dir=temp(directory(f"{RESULTS}/preprocess/shards/{{shard}}")),
     log:
         f"{RESULTS}/logs/windows_shard/{{shard}}.log",
     benchmark:
@@ -117,12 +117,13 @@ if CORPUS:
                     ),
                 }
             ),
+        # Split and contig tables, codes, shard plan and record, all in the genome's out_dir.
         output:
-            splits=f"{CORPUS_DIR}/{{genome}}/splits.tsv",
-            contigs=f"{CORPUS_DIR}/{{genome}}/contigs.tsv",
-            codes=temp(f"{CORPUS_DIR}/{{genome}}/genome.u8"),
-            shards=f"{CORPUS_DIR}/{{genome}}/shards.tsv",
-            record=f"{CORPUS_DIR}/{{genome}}/genome.json",
+            f"{CORPUS_DIR}/{{genome}}/splits.tsv",
+            f"{CORPUS_DIR}/{{genome}}/contigs.tsv",
+            temp(f"{CORPUS_DIR}/{{genome}}/genome.u8"),
+            f"{CORPUS_DIR}/{{genome}}/shards.tsv",
+            f"{CORPUS_DIR}/{{genome}}/genome.json",
         log:
             f"{RESULTS}/logs/corpus_plan/{{genome}}.log",
         benchmark:
@@ -136,7 +137,8 @@ if CORPUS:
             mem_mb=4000,
             runtime=60,
         params:
-            entry=lambda wildcards: CORPUS[wildcards.genome],
+            held_out=lambda wildcards: CORPUS[wildcards.genome]["held_out"],
+            sequences=lambda wildcards: CORPUS[wildcards.genome]["sequences"],
             listed=[s for s in ("val", "test") if CORPUS_SETTINGS[f"{s}_genomes"]],
             seed=config["seed"],
             split=PREPROCESS["split"],
@@ -153,7 +155,7 @@ if CORPUS:
         input:
             [f"{CORPUS_DIR}/{name}/shards.tsv" for name in CORPUS],
         output:
-            f"{CORPUS_DIR}/shards.tsv",
+            out=f"{CORPUS_DIR}/shards.tsv",
         log:
             f"{RESULTS}/logs/corpus_shards.log",
         benchmark:
@@ -176,7 +178,7 @@ if CORPUS:
             contigs=f"{CORPUS_DIR}/{{genome}}/contigs.tsv",
             plan=f"{CORPUS_DIR}/{{genome}}/shards.tsv",
         output:
-            temp(directory(f"{CORPUS_DIR}/{{genome}}/shards/{{shard}}")),
+            out_dir=temp(directory(f"{CORPUS_DIR}/{{genome}}/shards/{{shard}}")),
         log:
             f"{RESULTS}/logs/corpus_windows_shard/{{genome}}/{{shard}}.log",
         benchmark:
@@ -211,12 +213,13 @@ if CORPUS:
                 )
             ],
         output:
-            windows=expand(
+            # The window arrays, in out_dir.
+            expand(
                 f"{RESULTS}/preprocess/windows/{{split}}.npy",
                 split=["train", "val", "test"],
             ),
-            summary=f"{RESULTS}/preprocess/summary.json",
-            splits=f"{CORPUS_DIR}/splits.tsv",
+            summary_path=f"{RESULTS}/preprocess/summary.json",
+            splits_out=f"{CORPUS_DIR}/splits.tsv",
         log:
             f"{RESULTS}/logs/windows.log",
         benchmark:
@@ -247,11 +250,12 @@ else:
             ),
             contigs=f"{RESULTS}/preprocess/contigs.tsv",
         output:
-            windows=expand(
+            # The window arrays, in out_dir.
+            expand(
                 f"{RESULTS}/preprocess/windows/{{split}}.npy",
                 split=["train", "val", "test"],
             ),
-            summary=f"{RESULTS}/preprocess/summary.json",
+            summary_path=f"{RESULTS}/preprocess/summary.json",
         log:
             f"{RESULTS}/logs/windows.log",
         benchmark:
@@ -272,10 +276,10 @@ else:
 rule tokenizer:
     """Build (or, for BPE, train on the training windows) the tokenizer, saved in Hugging Face format."""
     input:
-        train=f"{RESULTS}/preprocess/windows/train.npy",
-        val=f"{RESULTS}/preprocess/windows/val.npy",
+        train_windows=f"{RESULTS}/preprocess/windows/train.npy",
+        val_windows=f"{RESULTS}/preprocess/windows/val.npy",
     output:
-        directory(f"{RESULTS}/tokenizer"),
+        out_dir=directory(f"{RESULTS}/tokenizer"),
     log:
         f"{RESULTS}/logs/tokenizer.log",
     benchmark:

@@ -4,15 +4,15 @@ rule pretrain:
         windows=expand(
             f"{RESULTS}/preprocess/windows/{{split}}.npy", split=["train", "val"]
         ),
-        tokenizer=f"{RESULTS}/tokenizer",
+        tokenizer_dir=f"{RESULTS}/tokenizer",
     output:
-        model=directory(f"{RESULTS}/pretrain/model"),
+        model_dir=directory(f"{RESULTS}/pretrain/model"),
         log_csv=report(
             f"{RESULTS}/pretrain/log.csv",
             caption="../report/pretrain.rst",
             category="Pretraining",
         ),
-        metrics=f"{RESULTS}/pretrain/metrics.json",
+        metrics_json=f"{RESULTS}/pretrain/metrics.json",
     log:
         f"{RESULTS}/logs/pretrain.log",
     benchmark:
@@ -25,9 +25,17 @@ rule pretrain:
         mem_mb=config["pretrain"]["mem_mb"],
         runtime=config["pretrain"]["runtime"],
     params:
-        model=config["model"],
-        pretrain=config["pretrain"],
-        seed=config["seed"],
-        checkpoints=f"{RESULTS}/checkpoints/pretrain",
+        # The model and pretrain sections and the seed; the job's own mem_mb, runtime, threads and gpu
+        # (--set-threads, a profile's set-resources) stand for the config's.
+        settings={
+            **config["model"],
+            **{
+                k: v
+                for k, v in config["pretrain"].items()
+                if k not in ("mem_mb", "runtime", "threads", "gpus")
+            },
+            "seed": config["seed"],
+        },
+        checkpoint_dir=f"{RESULTS}/checkpoints/pretrain",
     script:
         "../scripts/pretrain.py"

@@ -2,8 +2,6 @@
 # the input functions (task_cohort, cohort_files, prioritise_inputs) live in common.smk.
 rule score_cohort:
     """Zero-shot scores of a disease-risk task's cohort SNVs: the LM's burden weights."""
-
-    # Inputs, outputs and params are named as score_vcf's arguments: the script passes them by name.
     input:
         vcf=lambda wildcards: cohort_files(wildcards.task)["genotypes"],
         genome=f"{RESULTS}/data/genome",
@@ -32,8 +30,8 @@ rule prioritise:
     input:
         unpack(prioritise_inputs),
     output:
-        genes=f"{RESULTS}/prioritise/{{task}}/genes.tsv",
-        metrics=report(
+        out_tsv=f"{RESULTS}/prioritise/{{task}}/genes.tsv",
+        metrics_json=report(
             f"{RESULTS}/prioritise/{{task}}/metrics.json",
             caption="../report/prioritise.rst",
             category="Gene prioritisation",

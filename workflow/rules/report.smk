@@ -18,7 +18,7 @@ rule report:
         metrics=all_metrics(),
         extra=extra_targets(),
     output:
-        report(
+        out_html=report(
             f"{RESULTS}/report.html",
             caption="../report/report.rst",
             category="Report",
@@ -34,7 +34,7 @@ rule report:
         mem_mb=2000,
         runtime=20,
     params:
-        results=lambda wildcards, output: Path(output[0]).parent,
+        results_dir=lambda wildcards, output: Path(output[0]).parent,
         config=config,
         synthetic="simulate" in config,
         workflow_dir=workflow.basedir,

@@ -1,9 +1,9 @@
 rule simulate:
     """Generate the SYNTHETIC demo genome, annotation and ClinVar-style variants from the seed."""
     output:
-        genome=f"{RESULTS}/simulated/genome.fa.gz",
-        annotation=f"{RESULTS}/simulated/annotation.gff3.gz",
-        variants=f"{RESULTS}/simulated/variants.vcf.gz",
+        genome_path=f"{RESULTS}/simulated/genome.fa.gz",
+        annotation_path=f"{RESULTS}/simulated/annotation.gff3.gz",
+        variants_path=f"{RESULTS}/simulated/variants.vcf.gz",
     log:
         f"{RESULTS}/logs/simulate.log",
     benchmark:
@@ -15,9 +15,9 @@ rule simulate:
         mem_mb=1000,
         runtime=10,
     params:
+        # simulate's settings by name; the cohort's go to synthetic_cohort, so they never rerun the demo's data.
+        **{k: v for k, v in config.get("simulate", {}).items() if k != "cohort"},
         seed=config["seed"],
-        # The cohort's settings go to synthetic_cohort, so they never rerun the demo's data.
-        settings={k: v for k, v in config.get("simulate", {}).items() if k != "cohort"},
     script:
         "../scripts/simulate.py"
 
@@ -25,12 +25,12 @@ rule simulate:
 rule synthetic_cohort:
     """A SYNTHETIC case/control cohort on the demo genome, with planted causal genes (own seed stream)."""
     input:
-        genome=rules.simulate.output.genome,
-        annotation=rules.simulate.output.annotation,
+        genome_path=rules.simulate.output.genome_path,
+        annotation_path=rules.simulate.output.annotation_path,
     output:
-        genotypes=f"{RESULTS}/simulated/cohort.vcf.gz",
-        labels=f"{RESULTS}/simulated/cohort_labels.tsv",
-        causal=f"{RESULTS}/simulated/cohort_causal_genes.tsv",
+        genotypes_path=f"{RESULTS}/simulated/cohort.vcf.gz",
+        labels_path=f"{RESULTS}/simulated/cohort_labels.tsv",
+        causal_path=f"{RESULTS}/simulated/cohort_causal_genes.tsv",
     log:
         f"{RESULTS}/logs/synthetic_cohort.log",
     benchmark:
@@ -42,7 +42,8 @@ rule synthetic_cohort:
         mem_mb=2000,
         runtime=10,
     params:
+        # simulate_cohort's settings by name.
+        **config.get("simulate", {}).get("cohort", {}),
         seed=config["seed"],
-        settings=config.get("simulate", {}).get("cohort", {}),
     script:
         "../scripts/synthetic_cohort.py"

@@ -1,9 +1,9 @@
 from genolm.corpus import corpus_provenance
-from genolm.logs import run_step
+from genolm.job import run_rule
 
-run_step(
+run_rule(
     corpus_provenance,
-    snakemake.log[0],
+    snakemake,
+    script_params=["names"],
     records=dict(zip(snakemake.params.names, snakemake.input, strict=True)),
-    out=snakemake.output[0],
 )

@@ -1,9 +1,9 @@
 from genolm.corpus import list_shards
-from genolm.logs import run_step
+from genolm.job import run_rule
 
-run_step(
+run_rule(
     list_shards,
-    snakemake.log[0],
+    snakemake,
+    script_params=["names"],
     plans=dict(zip(snakemake.params.names, snakemake.input, strict=True)),
-    out=snakemake.output[0],
 )

@@ -1,13 +1,4 @@
 from genolm.interpret.variants import interpret_variants
-from genolm.job import job_resources
-from genolm.logs import run_step
+from genolm.job import run_rule
 
-# The rule names its inputs, outputs and params as interpret_variants' arguments.
-run_step(
-    interpret_variants,
-    snakemake.log[0],
-    **snakemake.input,
-    **snakemake.output,
-    **snakemake.params,
-    **job_resources(snakemake),
-)
+run_rule(interpret_variants, snakemake)

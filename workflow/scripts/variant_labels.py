@@ -1,12 +1,12 @@
-from genolm.job import label_job, optional_input
+from genolm.io.user_terms import display_names
+from genolm.job import optional_input, run_rule
 from genolm.labels import build_variant_table
-from genolm.logs import run_step
 
-run_step(
+run_rule(
     build_variant_table,
-    snakemake.log[0],
-    variants=snakemake.input.variants,
+    snakemake,
+    script_params=["task"],
     annotation=optional_input(snakemake.input.annotation),
-    **label_job(snakemake),
+    sources=display_names(snakemake.params.sources),  # errors name the inputs as the user wrote them
     **snakemake.params.task,
 )

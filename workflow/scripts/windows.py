@@ -1,15 +1,12 @@
 from pathlib import Path
 
-from genolm.logs import run_step
+from genolm.job import run_rule
 from genolm.windows import WindowFilter, gather_windows
 
-run_step(
+run_rule(
     gather_windows,
-    snakemake.log[0],
+    snakemake,
     shards=list(snakemake.input.shards),
-    contigs=snakemake.input.contigs,
-    out_dir=Path(snakemake.output.windows[0]).parent,
-    summary_path=snakemake.output.summary,
+    out_dir=Path(snakemake.output[0]).parent,
     filters=WindowFilter(**snakemake.params.filters),
-    reverse_complement=snakemake.params.reverse_complement,
 )
