@@ -81,20 +81,17 @@ def _reloaded_matches_predictions(model_dir, table_tsv, predictions_tsv, atol):
 SETTINGS = FinetuneSettings(epochs=2, batch_size=8, max_chunks=2, lr=3e-3, adapter_lr=1e-2, threads=1)
 
 
+def _finetune(table, model, tmp_path, settings=SETTINGS, **options):
+    """run_finetune on `table` writing tmp_path/p.tsv and tmp_path/m.json; its metrics."""
+    return run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", settings, **options)
+
+
 @pytest.mark.parametrize(
     "method", ["finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe"]
 )
 def test_every_method_writes_predictions_for_the_test_rows(setup, tmp_path, method):
     table, model = setup
-    m = run_finetune(
-        table,
-        model,
-        tmp_path / "p.tsv",
-        tmp_path / "m.json",
-        SETTINGS,
-        method=method,
-        classifier_dir=tmp_path / "clf",
-    )
+    m = _finetune(table, model, tmp_path, method=method, classifier_dir=tmp_path / "clf")
     pred = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert pred["id"].tolist() == [f"test{i}" for i in range(20)]
     assert list(pred.columns) == ["id", "label", "prediction", "p_at_rich", "p_gc_rich"]
@@ -133,7 +130,7 @@ def test_every_method_writes_predictions_for_the_test_rows(setup, tmp_path, meth
 
 def test_probe_reads_composition_from_frozen_embeddings(setup, tmp_path):
     table, model = setup
-    m = run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", SETTINGS, method="probe")
+    m = _finetune(table, model, tmp_path, method="probe")
     assert m["metrics"]["macro_f1"]["value"] > 0.9
 
 
@@ -171,9 +168,7 @@ def test_soft_prompt_keeps_positions_and_pools_real_tokens_only(tmp_path, family
 def test_seeds_summarised_with_mean_and_sd(setup, tmp_path):
     table, model = setup
     one = FinetuneSettings(epochs=1, batch_size=8, max_chunks=1, threads=1)
-    m = run_finetune(
-        table, model, tmp_path / "p.tsv", tmp_path / "m.json", one, method="finetune_full", seeds=2
-    )
+    m = _finetune(table, model, tmp_path, one, method="finetune_full", seeds=2)
     assert [s["seed"] for s in m["seeds"]] == [42, 43]
     values = [s["macro_f1"] for s in m["seeds"]]
     assert m["mean"]["macro_f1"] == pytest.approx(np.mean(values))
@@ -195,15 +190,7 @@ def test_random_init_trains_finetune_full_on_fresh_seeded_weights(setup, tmp_pat
     assert all(torch.equal(a, b) for a, b in zip(weights(fresh), weights(again), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(weights(fresh), weights(pre), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(weights(fresh), weights(other), strict=True))
-    m = run_finetune(
-        table,
-        model,
-        tmp_path / "p.tsv",
-        tmp_path / "m.json",
-        SETTINGS,
-        method="random_init",
-        classifier_dir=tmp_path / "clf",
-    )
+    m = _finetune(table, model, tmp_path, method="random_init", classifier_dir=tmp_path / "clf")
     assert m["method"] == "random_init" and 1 <= m["best_epoch"] <= SETTINGS.epochs
     assert m["trainable_parameters"] == m["total_parameters"]  # every weight trains, as in finetune_full
     _reloaded_matches_predictions(tmp_path / "clf", table, tmp_path / "p.tsv", atol=1e-5)
@@ -213,14 +200,14 @@ def test_random_init_trains_finetune_full_on_fresh_seeded_weights(setup, tmp_pat
 def test_unknown_method_is_one_line_error(setup, tmp_path):
     table, model = setup
     with pytest.raises(GenolmError, match="finetune_full"):
-        run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", SETTINGS, method="finetune_qlora")
+        _finetune(table, model, tmp_path, method="finetune_qlora")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 def test_gpus_without_a_gpu_is_one_line_error_naming_the_key(setup, tmp_path):
     table, model = setup
     with pytest.raises(GenolmError, match=r"gene_function\.finetune\.gpus is 1 but no CUDA GPU"):
-        run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", SETTINGS, gpus=1)
+        _finetune(table, model, tmp_path, gpus=1)
     assert not (tmp_path / "p.tsv").exists()
 
 
@@ -228,7 +215,7 @@ def test_patience_stops_training(setup, tmp_path):
     """With patience 1 training stops at the first epoch that does not beat the best validation F1."""
     table, model = setup
     settings = replace(SETTINGS, epochs=6, patience=1, lr=1e-6)  # too small a step to keep improving
-    m = run_finetune(table, model, tmp_path / "p.tsv", tmp_path / "m.json", settings)
+    m = _finetune(table, model, tmp_path, settings)
     f1 = [h["val_macro_f1"] for h in m["history"]]
     stop = next(i for i in range(1, len(f1)) if f1[i] <= max(f1[:i]))
     assert len(f1) == stop + 1 < 6 and m["settings"]["patience"] == 1
@@ -306,11 +293,10 @@ def test_multilabel_baselines(multilabel, tmp_path):
 def test_multilabel_model_methods_save_a_classifier_that_reproduces_them(setup, multilabel, tmp_path, method):
     _, model = setup
     settings = replace(SETTINGS, epochs=3)
-    m = run_finetune(
+    m = _finetune(
         multilabel,
         model,
-        tmp_path / "p.tsv",
-        tmp_path / "m.json",
+        tmp_path,
         settings,
         method=method,
         task_type="multilabel",
