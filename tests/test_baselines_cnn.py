@@ -14,6 +14,7 @@ import yaml
 from conftest import REPO
 from test_gene_function import _gc_table, _multilabel_table
 
+from genolm.baselines import cnn as cnn_module
 from genolm.baselines.cnn import (
     CNNSettings,
     OneHotCNN,
@@ -81,6 +82,41 @@ def test_a_rows_prediction_does_not_depend_on_its_batch():
     # Forward/RC averaging: a sequence and its reverse complement get the same prediction.
     flipped = predict(model, [reverse_complement(s) for s in seqs], encode, "multiclass")
     np.testing.assert_allclose(together, flipped, atol=1e-5)
+
+
+def test_one_strand_prediction_is_the_forward_pass_and_training_reads_no_reverse_complement(
+    tmp_path, monkeypatch
+):
+    """reverse_complement off (annotation genes): predictions are the rows' own forward pass, and
+    training never builds a reverse-complement batch; on, both happen."""
+    torch.manual_seed(0)
+    model = OneHotCNN(3, CNNSettings(channels=8, kernel=5, pool=3)).eval()
+    seqs = _rng_seqs(6, (10, 60), seed=5)
+    x, mask = one_hot(seqs, 100)
+    with torch.no_grad():
+        forward = torch.softmax(model(x, mask), 1).numpy()
+    one = predict(model, seqs, lambda rows: one_hot(rows, 100), "multiclass", both_strands=False)
+    np.testing.assert_allclose(one, forward, atol=1e-6)
+    flipped = predict(
+        model,
+        [reverse_complement(s) for s in seqs],
+        lambda r: one_hot(r, 100),
+        "multiclass",
+        both_strands=False,
+    )
+    assert not np.allclose(one, flipped, atol=1e-4)  # one strand: a reverse complement reads otherwise
+
+    calls = []
+    real = cnn_module.reverse_complement_one_hot
+    monkeypatch.setattr(cnn_module, "reverse_complement_one_hot", lambda *a: calls.append(1) or real(*a))
+    table = _gc_table(tmp_path / "t.tsv")
+    small = {**SMALL, "epochs": 1, "lrs": [0.01]}
+    off = run_baseline(
+        table, "cnn", tmp_path / "p.tsv", tmp_path / "m.json", cnn={**small, "reverse_complement": False}
+    )
+    assert calls == [] and off["cnn"]["settings"]["reverse_complement"] is False
+    run_baseline(table, "cnn", tmp_path / "q.tsv", tmp_path / "n.json", cnn=small)
+    assert calls  # on (the default): augmentation and averaging build reverse-complement batches
 
 
 def test_cnn_learns_composition_and_records_its_grid(tmp_path):

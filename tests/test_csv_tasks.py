@@ -96,7 +96,7 @@ def test_csv_task_through_the_workflow_without_annotation(tmp_path):
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     out = tmp_path / "results" / "csv" / "gene_function" / "bench"
-    targets = [str((out / m / "metrics.json").relative_to(tmp_path)) for m in ("kmer_lr", "majority")]
+    targets = [str((out / m / "metrics.json").relative_to(tmp_path)) for m in ("kmer_lr", "majority", "cnn")]
     # An option ends --configfile's file list (run_snakemake puts it before these args).
     run_snakemake(tmp_path, *targets, configfiles=[configfile])
     table = pd.read_csv(tmp_path / "results" / "csv" / "labels" / "genes" / "bench.tsv", sep="\t")
@@ -106,3 +106,5 @@ def test_csv_task_through_the_workflow_without_annotation(tmp_path):
     assert kmer["n"] == majority["n"] == 12
     assert kmer["metrics"]["auroc"]["value"] > majority["metrics"]["auroc"]["value"]
     assert not (tmp_path / "results" / "csv" / "data" / "annotation").exists()
+    # Rows of a benchmark CSV come in an arbitrary orientation: the cnn reads both strands.
+    assert json.loads((out / "cnn" / "metrics.json").read_text())["cnn"]["settings"]["reverse_complement"]

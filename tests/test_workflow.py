@@ -97,6 +97,12 @@ def test_gene_function_metrics_in_range_and_on_the_same_rows(demo_run):
     kmer = metrics[("function_class", "kmer_lr")]["metrics"]["macro_f1"]["value"]
     floor = metrics[("function_class", "majority")]["metrics"]["macro_f1"]["value"]
     assert kmer > floor + 0.2
+    # Annotation genes keep their coding strand, for the cnn baseline as for the fine-tuned methods.
+    for (task, method), m in metrics.items():
+        if method == "cnn":
+            assert m["cnn"]["settings"]["reverse_complement"] is False, task
+        elif method in ("finetune_full", "random_init"):
+            assert m["settings"]["reverse_complement"] is False, (task, method)
 
 
 def test_disease_risk_metrics_and_scores(demo_run):

@@ -4,8 +4,9 @@ At the scale a user can afford, a small convolutional network on one-hot DNA oft
 pretrained DNA LM (DART-Eval 2024; Tang & Koo 2024), so every model method is shown beside it. The
 network: a wide first convolution (motif detectors), two dilated residual convolutions, masked global max
 and mean pooling (any length), dropout and a linear head. Training draws reverse-complement augmentation
-per row, and predictions average the forward and reverse-complement strands. The learning rate is chosen
-on the validation split from a small grid; each run keeps its epoch with the best validation score.
+per row, and predictions average the forward and reverse-complement strands (both unless
+`reverse_complement` is off). The learning rate is chosen on the validation split from a small grid;
+each run keeps its epoch with the best validation score.
 
 Inputs are one-hot channels in groups of four (A, C, G, T): a gene is one group (`one_hot`); a variant is
 two, its reference window and the alt-minus-ref difference (`variant_one_hot`). N and padding are all
@@ -55,6 +56,10 @@ class CNNSettings:
         weight_decay: AdamW weight decay.
         max_length: bases read per sequence (longer sequences are cut to their first `max_length`).
         seed: initialisation, shuffling, augmentation and dropout seed (the same for every learning rate).
+        reverse_complement: train on each row's reverse-complement strand half the time (drawn per row
+            and batch) and average the two strands' predictions; off, rows are read as given (the
+            workflow turns it off for annotation genes, which keep their coding strand, as for the model
+            methods: `genolm.strand.reverse_complement_applies`).
     """
 
     channels: int = 128
@@ -68,6 +73,7 @@ class CNNSettings:
     weight_decay: float = 0.01
     max_length: int = 2048
     seed: int = 42
+    reverse_complement: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lrs", tuple(float(lr) for lr in self.lrs))  # a config gives a list
@@ -174,15 +180,17 @@ def predict(
     task_type: str,
     batch_size: int = 256,
     device: torch.device = CPU,
+    both_strands: bool = True,
 ) -> np.ndarray:
-    """Class (or label) probabilities, averaged over the forward and reverse-complement strands."""
+    """Class (or label) probabilities, averaged over the forward and reverse-complement strands (or of
+    the rows as given, `both_strands` false)."""
     model.eval()
     out = []
     for i in range(0, len(rows), batch_size):
         x, mask = encode(rows[i : i + batch_size])
-        strands = [(x, mask), reverse_complement_one_hot(x, mask)]
+        strands = [(x, mask), reverse_complement_one_hot(x, mask)] if both_strands else [(x, mask)]
         probs = [_proba(model(s.to(device), m.to(device)).float(), task_type) for s, m in strands]
-        out.append(((probs[0] + probs[1]) / 2).cpu().numpy())
+        out.append((sum(probs) / len(probs)).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -204,7 +212,8 @@ def _augmented(rows: list, encode: Encoder, rng: np.random.Generator) -> tuple[t
 
 
 def _train_one(data: dict, lr: float, spec: dict, settings: CNNSettings, device: torch.device):
-    """One learning rate: train with RC augmentation, keep the epoch with the best validation score."""
+    """One learning rate: train (with RC augmentation if the settings say so), keep the epoch with the
+    best validation score."""
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     model = OneHotCNN(spec["n_outputs"], settings, spec["in_channels"]).to(device)
@@ -218,7 +227,10 @@ def _train_one(data: dict, lr: float, spec: dict, settings: CNNSettings, device:
     for epoch in range(1, settings.epochs + 1):
         model.train()
         for batch in np.array_split(rng.permutation(len(data["train"])), n_batches):
-            x, mask = _augmented([data["train"][i] for i in batch], spec["encode"], rng)
+            rows = [data["train"][i] for i in batch]
+            x, mask = (
+                _augmented(rows, spec["encode"], rng) if settings.reverse_complement else spec["encode"](rows)
+            )
             target = torch.as_tensor(data["y_train"][batch])
             target = target.float() if spec["task_type"] == "multilabel" else target.long()
             loss = loss_fn(model(x.to(device), mask.to(device)), target.to(device))
@@ -226,7 +238,14 @@ def _train_one(data: dict, lr: float, spec: dict, settings: CNNSettings, device:
             loss.backward()
             optimizer.step()
             schedule.step()
-        proba = predict(model, data["val"], spec["encode"], spec["task_type"], device=device)
+        proba = predict(
+            model,
+            data["val"],
+            spec["encode"],
+            spec["task_type"],
+            device=device,
+            both_strands=settings.reverse_complement,
+        )
         score = val_score(data["y_val"], proba, spec["task_type"], spec["criterion"])
         LOG.info("cnn lr=%g epoch %d: val %s %.4f", lr, epoch, spec["criterion"], score)
         if best.update(model, score, epoch):
@@ -317,4 +336,5 @@ def variant_cnn_proba(
         in_channels=8,
         criterion="auroc",
     )
-    return predict(model, pairs["test"], variant_one_hot, "binary")[:, 1], record
+    test = predict(model, pairs["test"], variant_one_hot, "binary", both_strands=settings.reverse_complement)
+    return test[:, 1], record

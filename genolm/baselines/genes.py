@@ -85,5 +85,11 @@ def _cnn_proba(
         n_outputs=n_outputs,
         settings=cnn,
     )
-    proba = predict(model, seqs["test"], lambda rows: one_hot(rows, cnn.max_length), task_type)
+    proba = predict(
+        model,
+        seqs["test"],
+        lambda rows: one_hot(rows, cnn.max_length),
+        task_type,
+        both_strands=cnn.reverse_complement,
+    )
     return proba, {**record, "settings": asdict(cnn)}

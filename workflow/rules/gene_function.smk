@@ -65,12 +65,7 @@ rule gene_baseline:
         runtime=30,
     params:
         seed=config["seed"],
-        # Only the cnn job sees its settings, so changing them reruns no other baseline.
-        cnn=lambda wildcards: (
-            {k: v for k, v in config["gene_function"]["cnn"].items() if k != "threads"}
-            if wildcards.method == "cnn"
-            else None
-        ),
+        cnn=cnn_settings,
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
     script:
         "../scripts/gene_baseline.py"
