@@ -124,13 +124,16 @@ def all_metrics():
 
 def cnn_settings(wildcards):
     """gene_function.cnn without the job's threads for the cnn job (None for the other baselines, so
-    changing it reruns none of them), reverse complements off where the model methods have them off."""
+    changing it reruns none of them), reverse complements off where the model methods have them off.
+    """
     if wildcards.method != "cnn":
         return None
     section = config["gene_function"]["cnn"]
     settings = {k: v for k, v in section.items() if k != "threads"}
     task = task_config("gene_function", wildcards.task)
-    settings["reverse_complement"] = reverse_complement_applies(task, section["reverse_complement"])
+    settings["reverse_complement"] = reverse_complement_applies(
+        task, section["reverse_complement"]
+    )
     return settings
 
 
