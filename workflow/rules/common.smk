@@ -122,32 +122,33 @@ def all_metrics():
     return gene + risk
 
 
-def cnn_settings(wildcards):
-    """gene_function.cnn without the job's threads for the cnn job (None for the other baselines, so
-    changing it reruns none of them), reverse complements off where the model methods have them off.
+def gene_task_settings(section, task, job_keys):
+    """A gene_function settings section without the job's own keys, with reverse complements only
+    where the task allows them (csv tasks; not annotation genes, not a strand label: genolm.strand).
     """
-    if wildcards.method != "cnn":
-        return None
-    section = config["gene_function"]["cnn"]
-    settings = {k: v for k, v in section.items() if k != "threads"}
-    task = task_config("gene_function", wildcards.task)
+    settings = {k: v for k, v in section.items() if k not in job_keys}
     settings["reverse_complement"] = reverse_complement_applies(
-        task, section["reverse_complement"]
+        task_config("gene_function", task), section["reverse_complement"]
     )
     return settings
+
+
+def cnn_settings(wildcards):
+    """gene_function.cnn for the cnn job (None for the other baselines, so changing it reruns none of
+    them); the job's threads come from the job."""
+    if wildcards.method != "cnn":
+        return None
+    return gene_task_settings(
+        config["gene_function"]["cnn"], wildcards.task, ("threads",)
+    )
 
 
 def finetune_settings(wildcards):
     """gene_function.finetune and the seed, without the job's threads and gpus (the job's own resources
-    carry them), reverse complements off for a task whose label is the strand."""
+    carry them)."""
     section = config["gene_function"]["finetune"]
-    settings = {k: v for k, v in section.items() if k not in ("threads", "gpus")}
-    settings["seed"] = config["seed"]
-    task = task_config("gene_function", wildcards.task)
-    settings["reverse_complement"] = reverse_complement_applies(
-        task, section["reverse_complement"]
-    )
-    return settings
+    settings = gene_task_settings(section, wildcards.task, ("threads", "gpus"))
+    return {**settings, "seed": config["seed"]}
 
 
 def pretrain_job_resources(pretrain: dict) -> dict:
