@@ -27,27 +27,24 @@ def test_recorded_copies_agree_and_every_byte_digest_is_reported_missing(recorde
     assert changed_outputs(recorded_demo, "demo") == _missing_byte_digested()
 
 
-def _edit_first_probability(path, delta):
+def _edit_first_row(path, column: int, edit) -> None:
+    """Rewrite one field of the table's first data row: `edit(old text) -> new text`."""
     lines = path.read_text().splitlines()
     fields = lines[1].split("\t")
-    fields[-1] = repr(float(fields[-1]) + delta)
+    fields[column] = edit(fields[column])
     lines[1] = "\t".join(fields)
     path.write_text("\n".join(lines) + "\n")
 
 
 @pytest.mark.parametrize(("delta", "agrees"), [(TABLE_ATOL / 2, True), (TABLE_ATOL * 2, False)])
 def test_a_table_float_must_stay_within_the_tolerance(recorded_demo, delta, agrees):
-    _edit_first_probability(recorded_demo / CNN_TABLE, delta)
+    _edit_first_row(recorded_demo / CNN_TABLE, -1, lambda p: repr(float(p) + delta))
     assert (CNN_TABLE in changed_outputs(recorded_demo, "demo")) is not agrees
 
 
 def test_a_table_label_must_not_change(recorded_demo):
-    path = recorded_demo / CNN_TABLE
-    lines = path.read_text().splitlines()
-    fields = lines[1].split("\t")
-    fields[2] = next(c for c in ("class_A", "class_B", "class_C") if c != fields[2])
-    lines[1] = "\t".join(fields)
-    path.write_text("\n".join(lines) + "\n")
+    classes = ("class_A", "class_B", "class_C")
+    _edit_first_row(recorded_demo / CNN_TABLE, 2, lambda label: next(c for c in classes if c != label))
     assert CNN_TABLE in changed_outputs(recorded_demo, "demo")
 
 
