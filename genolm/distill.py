@@ -150,7 +150,7 @@ def teacher_logits(teacher: Classifier, seqs: list[str]) -> torch.Tensor:
     step = inference_batch_size(device, teacher.batch_size)
     for i in range(0, len(seqs), step):
         part = seqs[i : i + step]
-        chunks, owner, _ = chunk_batch(part, teacher.window, teacher.max_chunks)
+        chunks, owner, _ = chunk_batch(part, teacher.window, teacher.max_chunks, teacher.grid)
         with autocast(device):
             logits = teacher.module(tokenize(teacher.tokenizer, chunks).to(device), owner, len(part))
         out.append(logits.float())

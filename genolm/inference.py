@@ -30,6 +30,11 @@ class Pretrained:
         """Where the model's weights sit (and so where its inputs must go)."""
         return next(self.model.parameters()).device
 
+    @property
+    def grid(self) -> int:
+        """The step chunk starts keep to (`token_grid` of the tokenizer)."""
+        return token_grid(self.tokenizer)
+
 
 #: How many times the CPU batch an inference pass takes on a GPU: enough rows to fill the device, while
 #: the CPU keeps the small batches its outputs were produced with.
@@ -69,8 +74,21 @@ def load_pretrained(model_dir: str | Path, device: torch.device | None = None) -
     return Pretrained(model, tokenizer, int(meta["window"]), meta["objective"])
 
 
-def chunk_starts(length: int, window: int, max_chunks: int) -> list[int]:
-    """Starts of windows covering a sequence: evenly spread, the last one flush with the end.
+def token_grid(tokenizer: PreTrainedTokenizerBase) -> int:
+    """k for a non-overlapping "kmer" tokenizer, else 1: the step chunk starts must keep to.
+
+    A "kmer" tokenizer reads a chunk on a grid from the chunk's first base, so a chunk starting off the
+    sequence's grid reads it in another frame: codon tokens of a coding sequence would become out-of-frame
+    triplets in some chunks and not in others. On the grid, every chunk reads the frame the whole sequence
+    is read in.
+    """
+    kind, k = tokenizer_kind(tokenizer)
+    return k if kind == "kmer" else 1
+
+
+def chunk_starts(length: int, window: int, max_chunks: int, grid: int = 1) -> list[int]:
+    """Starts of windows covering a sequence: evenly spread, the last one flush with the end (or as near
+    it as the grid allows: starts are multiples of `grid`, see `token_grid`).
 
     A sequence needing more than `max_chunks` windows is covered by `max_chunks` evenly spaced
     ones (the caller counts such sequences), never cut to its first window.
@@ -79,7 +97,7 @@ def chunk_starts(length: int, window: int, max_chunks: int) -> list[int]:
         return [0]
     needed = -(-length // window)
     n = min(needed, max_chunks)
-    return [int(round(x)) for x in np.linspace(0, length - window, n)]
+    return [int(round(x)) // grid * grid for x in np.linspace(0, length - window, n)]
 
 
 def tokenize(tokenizer: PreTrainedTokenizerBase, seqs: list[str], **kwargs) -> dict[str, torch.Tensor]:
@@ -108,11 +126,14 @@ def pooled_chunks(encoder: torch.nn.Module, batch: dict[str, torch.Tensor], owne
     return sums / counts
 
 
-def chunk_batch(seqs: list[str], window: int, max_chunks: int) -> tuple[list[str], torch.Tensor, int]:
-    """Flatten sequences into chunks; returns chunks, their owner index and how many were subsampled."""
+def chunk_batch(
+    seqs: list[str], window: int, max_chunks: int, grid: int = 1
+) -> tuple[list[str], torch.Tensor, int]:
+    """Flatten sequences into chunks (starts as `chunk_starts` puts them); returns chunks, their owner
+    index and how many were subsampled."""
     chunks, owner, subsampled = [], [], 0
     for i, seq in enumerate(seqs):
-        starts = chunk_starts(len(seq), window, max_chunks)
+        starts = chunk_starts(len(seq), window, max_chunks, grid)
         subsampled += int(len(starts) * window < len(seq))
         chunks.extend(seq[s : s + window] for s in starts)
         owner.extend([i] * len(starts))
@@ -131,7 +152,7 @@ def embed(
     out = []
     for i in range(0, len(seqs), batch_size):
         part = seqs[i : i + batch_size]
-        chunks, owner, _ = chunk_batch(part, pre.window, max_chunks)
+        chunks, owner, _ = chunk_batch(part, pre.window, max_chunks, pre.grid)
         batch = tokenize(pre.tokenizer, chunks).to(device)
         with autocast(device):
             pooled = pooled_chunks(encoder, batch, owner, len(part))

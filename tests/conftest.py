@@ -85,8 +85,9 @@ def demo_run(tmp_path_factory) -> Path:
 DIGESTS = REPO / "tests" / "data" / "digests"
 #: Largest difference allowed between a recorded value-checked output and a new one: probabilities and
 #: scores in tables, metrics (bootstrap CI bounds move most) in JSON. Measured between two CPU models on
-#: the demo's function_class cnn: 4.8e-5 and 1.2e-3.
-TABLE_ATOL, JSON_ATOL = 1e-3, 1e-2
+#: the demo's function_class cnn: 4.8e-5 and 1.2e-3; on an AMD EPYC host the demo's clinvar_like cnn
+#: scores (log-odds near -1) differed from the recorded ones by up to 2.4e-3 (metrics within 1e-2).
+TABLE_ATOL, JSON_ATOL = 5e-3, 1e-2
 #: The measured sections of a metrics.json (elsewhere, such as the settings and the chosen learning rate,
 #: floats must be equal).
 MEASURED_KEYS = frozenset({"metrics", "per_class", "val_scores"})

@@ -178,16 +178,21 @@ def test_interpret_variants_writes_the_top_variants(char_dir, tmp_path):
     _check_report_section(tmp_path, "task", npz)
 
 
-def _check_report_section(results, task, npz):
-    """The report's heatmaps show exactly the ISM matrices (positions x bases) of the summary's variants."""
+def _check_report_section(results, task, npz, gradients: bool = True):
+    """The report's heatmaps show exactly the ISM matrices (positions x bases) of the summary's variants,
+    and a gradient x input line per variant where the model has gradients, else no such figure."""
     blocks = interpretation_section(Run(results))["blocks"]
     start = next(i for i, b in enumerate(blocks) if b["kind"] == "h3" and b["text"].endswith(f": {task}"))
-    figures = [b["fig"] for b in blocks[start:] if b["kind"] == "figure"]
+    end = next((i for i, b in enumerate(blocks) if i > start and b["kind"] == "h3"), len(blocks))
+    figures = [b["fig"] for b in blocks[start:end] if b["kind"] == "figure"]
     heatmaps = [t for t in figures[0].data if t.type == "heatmap"]
     assert len(heatmaps) == len(npz["ids"])
     for k, trace in enumerate(heatmaps):
         assert list(trace.y) == list(BASES) and list(trace.x) == npz["rel_pos"].tolist()
         np.testing.assert_allclose(np.asarray(trace.z, dtype=float), npz["scores"][k].T, atol=1e-6)
+    if not gradients:
+        assert len(figures) == 1
+        return
     assert len(figures[1].data) == len(npz["ids"])  # one gradient x input line per variant
 
 
@@ -205,8 +210,12 @@ def test_demo_run_interprets_the_top_zero_shot_variants(demo_run):
             assert v["ism_score"] == pytest.approx(v["score"], abs=1e-4)
         npz = np.load(task_dir / "ism.npz")
         assert npz["scores"].shape == (len(top), 2 * summary["flank"] + 1, 4)
-        assert len(pd.read_csv(task_dir / "attributions.tsv", sep="\t")) > 0
-        _check_report_section(demo_run, task_dir.name, npz)
+        # Gradient x input where the model supports it (a char masked LM), else the reason recorded.
+        skip = supports_gradients(load_pretrained(demo_run / "pretrain" / "model"))
+        gradients = skip is None
+        assert gradients or summary["gradients"] == skip
+        assert (len(pd.read_csv(task_dir / "attributions.tsv", sep="\t")) > 0) is gradients
+        _check_report_section(demo_run, task_dir.name, npz, gradients)
 
 
 # --- fine-tuned classifiers --------------------------------------------------------------------------

@@ -81,6 +81,10 @@ class Classifier:
     def window(self) -> int:
         return self.pretrained.window
 
+    @property
+    def grid(self) -> int:
+        return self.pretrained.grid
+
     def to(self, device: torch.device) -> Classifier:
         """Move the language model and the head to `device` (in place); returns the classifier."""
         self.pretrained.model.to(device)
@@ -91,7 +95,7 @@ class Classifier:
     def _chunked(self, seqs: list[str], max_chunks: int | None = None) -> tuple[dict, torch.Tensor]:
         """Whole genes as tokenised chunks (`max_chunks` windows, default the classifier's) and the gene
         each chunk belongs to, on the classifier's device."""
-        chunks, owner, _ = chunk_batch(seqs, self.window, max_chunks or self.max_chunks)
+        chunks, owner, _ = chunk_batch(seqs, self.window, max_chunks or self.max_chunks, self.grid)
         return tokenize(self.tokenizer, chunks).to(self.device), owner.to(self.device)
 
     def logits(self, seqs: list[str], max_chunks: int | None = None) -> torch.Tensor:

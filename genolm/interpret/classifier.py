@@ -133,8 +133,8 @@ def classifier_attributions(
         (per-base attributions, convergence delta: sum of attributions minus (logit(gene) -
         logit(baseline))).
     """
-    starts = chunk_starts(len(seq), clf.window, clf.max_chunks)
-    chunks, _, _ = chunk_batch([seq], clf.window, clf.max_chunks)
+    starts = chunk_starts(len(seq), clf.window, clf.max_chunks, clf.grid)
+    chunks, _, _ = chunk_batch([seq], clf.window, clf.max_chunks, clf.grid)
     enc, spans = token_base_spans(clf.tokenizer, chunks)
     ids, attention = enc["input_ids"].to(clf.device), enc["attention_mask"].to(clf.device)
     is_base = torch.tensor([[b > a for a, b in row] for row in spans], device=clf.device)
