@@ -84,13 +84,37 @@ def demo_run(tmp_path_factory) -> Path:
 
 DIGESTS = REPO / "tests" / "data" / "digests"
 #: Largest difference allowed between a recorded value-checked output and a new one: probabilities and
-#: scores in tables, metrics (bootstrap CI bounds move most) in JSON. Measured between two CPU models on
-#: the demo's function_class cnn: 4.8e-5 and 1.2e-3; on an AMD EPYC host the demo's clinvar_like cnn
-#: scores (log-odds near -1) differed from the recorded ones by up to 2.4e-3 (metrics within 1e-2).
-TABLE_ATOL, JSON_ATOL = 5e-3, 1e-2
-#: The measured sections of a metrics.json (elsewhere, such as the settings and the chosen learning rate,
-#: floats must be equal).
-MEASURED_KEYS = frozenset({"metrics", "per_class", "val_scores"})
+#: scores in tables, measured floats in JSON. CPU models differ in their float kernels (oneDNN and the BLAS
+#: pick them by instruction set), so a model's outputs differ between machines in their last digits and a
+#: bootstrap CI bound can move further where scores nearly tie. Measured: the demo's function_class cnn,
+#: 4.8e-5 (probabilities) and 1.2e-3 (metrics) between two hosts; its clinvar_like cnn scores (log-odds
+#: near -1), 2.4e-3 between an AMD EPYC host and the recording one; the mini config's model outputs,
+#: AVX-512 against AVX2 kernels on one host, at most 1.3e-2 in a table (supervised_random_init scores) and
+#: 1.9e-2 in a metric (a zeroshot_calibrated AUPRC CI bound), most below 1e-5.
+TABLE_ATOL, JSON_ATOL = 3e-2, 3e-2
+#: The measured sections of a JSON output (elsewhere, such as the settings and the chosen learning rate,
+#: floats must be equal): metrics and their seeds, training and grid histories, interpretation scores,
+#: compressed-model metrics, prioritisation results.
+MEASURED_KEYS = frozenset(
+    {
+        "metrics",
+        "per_class",
+        "val_scores",
+        "mean",
+        "sd",
+        "seeds",
+        "history",
+        "lr_grid",
+        "val",
+        "variants",
+        "genes",
+        "seqlets",
+        "models",
+        "disease_risk",
+        "size_ratio",
+        "methods",
+    }
+)
 
 
 def changed_outputs(results: Path, name: str) -> list[str]:
@@ -98,10 +122,11 @@ def changed_outputs(results: Path, name: str) -> list[str]:
 
     The record pins the numbers a config gives (metrics, predictions, scores, splits, summaries) across
     refactors; a change that means to alter them updates it and says why in CHANGELOG.md. Files listed
-    in `tests/data/digests/<name>.sha256` must be byte-identical. Files copied under
-    `tests/data/digests/<name>/` (the one-hot CNN baseline's: oneDNN picks its convolution kernels by CPU
-    model, so their last digits differ between machines) must agree by value: the same columns, keys,
-    ids, labels, integers and settings, and measured floats within `TABLE_ATOL` / `JSON_ATOL`.
+    in `tests/data/digests/<name>.sha256` must be byte-identical (outputs no torch kernel computes: splits,
+    k-mer, majority and consequence baselines). Files copied under `tests/data/digests/<name>/` (every
+    output a network computes, whose last digits differ between CPU models) must agree by value: the same
+    columns, keys, ids, labels, integers and settings, and measured floats within `TABLE_ATOL` /
+    `JSON_ATOL`.
     """
     changed = []
     for line in (DIGESTS / f"{name}.sha256").read_text().splitlines():
