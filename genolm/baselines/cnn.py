@@ -25,7 +25,7 @@ import torch
 from sklearn.metrics import f1_score, roc_auc_score
 from torch import nn
 
-from genolm.early_stopping import BestEpoch
+from genolm.early_stopping import BestEpoch, first_best
 from genolm.metrics import MULTILABEL_THRESHOLD
 
 LOG = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ def fit_cnn(
         "y_val": np.asarray(y_val),
     }
     results = {lr: _train_one(data, lr, spec, settings, device) for lr in settings.lrs}
-    chosen = max(results, key=lambda lr: results[lr][1])
+    chosen = first_best({lr: r[1] for lr, r in results.items()})
     model = results[chosen][0]
     return model, {
         "lr": chosen,

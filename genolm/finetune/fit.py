@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score
 
 from genolm.baselines import fit_logistic, linear_head, predict_proba
 from genolm.device import autocast
-from genolm.early_stopping import BestEpoch
+from genolm.early_stopping import BestEpoch, improves
 from genolm.finetune.adapters import adapt_encoder
 from genolm.finetune.classifier import Classifier, PooledClassifier
 from genolm.finetune.random_init import reinitialised
@@ -201,7 +201,7 @@ def train_classifier(
         LOG.info(
             "%s lr %g: best val macro-F1 %.4f (epoch %d)", method, lr, scores[str(lr)], info["best_epoch"]
         )
-        if chosen is None or scores[str(lr)] > chosen[0]:  # ties keep the earlier grid entry
+        if chosen is None or improves(scores[str(lr)], chosen[0]):  # ties keep the earlier grid entry
             chosen = (scores[str(lr)], lr, classifier, info)
         del classifier
     _, lr, classifier, info = chosen
