@@ -6,9 +6,8 @@ import json
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import DIGESTS, JSON_ATOL, PROBABILITY_ATOL, _agree, _borderline, changed_outputs
+from conftest import DIGESTS, JSON_ATOL, PROBABILITY_ATOL, _agree, _borderline, _read_table, changed_outputs
 
 CNN_TABLE = "gene_function/function_class/cnn/predictions.tsv"
 CNN_METRICS = "gene_function/function_class/cnn/metrics.json"
@@ -52,7 +51,7 @@ def test_a_table_label_must_not_change(recorded_demo):
 
 def test_a_settled_call_must_not_change(recorded_demo):
     """A predicted class whose probability leads by more than the tolerance allows is pinned."""
-    settled = np.flatnonzero(~_borderline(pd.read_csv(DIGESTS / "demo" / CNN_TABLE, sep="\t")))
+    settled = np.flatnonzero(~_borderline(_read_table(DIGESTS / "demo" / CNN_TABLE)))
     assert len(settled), "the demo cnn has no settled call to test with"
     row = int(settled[0])
     _edit_row(recorded_demo / CNN_TABLE, 2, lambda call: next(c for c in CLASSES if c != call), row)
