@@ -16,9 +16,10 @@ SPLITS = ("train", "val", "test")
 GENE_MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
 #: Gene-function baselines, always run on the same split and test rows as the model methods.
 GENE_BASELINES = ("kmer_lr", "majority", "cnn")
-#: Gene-function controls, always run: a model method's architecture and recipe without its pretraining
-#: (`random_init`: finetune_full on an encoder re-initialised from the pretrained model's config).
-GENE_CONTROLS = ("random_init",)
+#: Gene-function controls: a model method's architecture and recipe without its pretraining, run beside
+#: that method (`random_init`: finetune_full, `probe_random_init`: the probe, each on an encoder
+#: re-initialised from the pretrained model's config).
+GENE_CONTROLS = ("random_init", "probe_random_init")
 #: Gene-function methods whose saved classifier can be explained (a soft prompt has no input attribution).
 EXPLAINABLE_GENE_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "probe")
 GENE_TASK_TYPES = ("binary", "multiclass", "multilabel")
@@ -48,7 +49,11 @@ BASELINE_METHODS = ("consequence", "kmer_lr", "cnn", "majority")
 
 #: Each pretrained method and its control: the same architecture and recipe on a randomly initialised
 #: encoder. The report's "did pretraining help?" compares each pair on the same test rows.
-PRETRAINING_CONTROLS = {"finetune_full": "random_init", "supervised": "supervised_random_init"}
+PRETRAINING_CONTROLS = {
+    "finetune_full": "random_init",
+    "probe": "probe_random_init",
+    "supervised": "supervised_random_init",
+}
 
 #: Columns every gene label table has (labels and csv_labels write them), with their types.
 GENE_COLUMNS = {"id": str, "label": str, "split": str, "sequence": str}
@@ -64,6 +69,14 @@ VARIANT_COLUMNS = {
     "ref_window": str,
     "offset": int,
 }
+
+
+def gene_methods(configured: Iterable[str]) -> list[str]:
+    """The gene-function methods a run makes: the configured model methods, every baseline, and the
+    pretraining control of each configured method that has one (so each control is paired in the report)."""
+    configured = list(configured)
+    controls = [PRETRAINING_CONTROLS[m] for m in configured if m in PRETRAINING_CONTROLS]
+    return configured + list(GENE_BASELINES) + controls
 
 
 def alternation(names: Iterable[str]) -> str:

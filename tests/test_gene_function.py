@@ -197,6 +197,27 @@ def test_random_init_trains_finetune_full_on_fresh_seeded_weights(setup, tmp_pat
     assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["method"] == "random_init"
 
 
+def test_probe_random_init_probes_a_fresh_encoder_per_seed(setup, tmp_path):
+    table, model = setup
+    (tmp_path / "probe").mkdir()
+    probe = _finetune(table, model, tmp_path / "probe", method="probe", seeds=2)
+    clf = tmp_path / "clf"
+    m = _finetune(table, model, tmp_path, method="probe_random_init", seeds=2, classifier_dir=clf)
+    assert m["method"] == "probe_random_init" and [s["seed"] for s in m["seeds"]] == [42, 43]
+    assert len(probe["seeds"]) == 1  # the pretrained probe is deterministic: one run whatever seeds says
+    assert m["trainable_parameters"] == probe["trainable_parameters"]  # the same linear head
+    _reloaded_matches_predictions(clf, table, tmp_path / "p.tsv", atol=1e-5)
+    # The saved encoder is seed 42's re-initialisation, not the pretrained weights.
+    saved = load_pretrained(clf / "encoder").model.state_dict()
+    fresh = reinitialised(load_pretrained(model), 42).model.state_dict()
+    pretrained = load_pretrained(model).model.state_dict()
+    assert all(torch.equal(saved[k], fresh[k]) for k in fresh)
+    assert not all(torch.equal(saved[k], pretrained[k]) for k in pretrained)
+    p_control = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    p_probe = pd.read_csv(tmp_path / "probe" / "p.tsv", sep="\t")
+    assert not np.allclose(p_control["p_gc_rich"], p_probe["p_gc_rich"])
+
+
 def test_unknown_method_is_one_line_error(setup, tmp_path):
     table, model = setup
     with pytest.raises(GenolmError, match="finetune_full"):

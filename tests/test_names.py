@@ -64,6 +64,17 @@ def test_every_control_pairs_with_a_model_method_and_annotation_methods_are_vari
     assert set(names.ANNOTATION_METHODS) < set(names.VARIANT_METHODS)
 
 
+def test_gene_methods_add_the_baselines_and_each_configured_methods_control():
+    assert names.gene_methods(["probe", "finetune_full"]) == [
+        "probe",
+        "finetune_full",
+        *names.GENE_BASELINES,
+        "probe_random_init",
+        "random_init",
+    ]
+    assert names.gene_methods(["finetune_lora"]) == ["finetune_lora", *names.GENE_BASELINES]
+
+
 def test_alternation_matches_exactly_the_names():
     pattern = re.compile(f"^(?:{names.alternation(names.GENE_BASELINES)})$")
     assert all(pattern.match(n) for n in names.GENE_BASELINES)

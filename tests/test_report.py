@@ -373,6 +373,12 @@ def test_overview_answers_both_questions_with_paired_cis(tmp_path):
     _calls(risk / "kmer_lr" / "scores.tsv", "disease_risk")
     _calls(risk / "supervised" / "scores.tsv", "disease_risk", wrong_every=3)
     shutil.copytree(genes / "kmer_lr", genes / "random_init")  # the control: as wrong as the k-mers
+    # The probe's control is right where the probe is wrong every third row: pretraining hurt it.
+    shutil.copytree(genes / "kmer_lr", genes / "probe")
+    shutil.copytree(genes / "finetune_full", genes / "probe_random_init")
+    for method in ("probe", "probe_random_init"):
+        metrics = json.loads((genes / method / "metrics.json").read_text())
+        (genes / method / "metrics.json").write_text(json.dumps({**metrics, "method": method}))
     build_report(results, tmp_path / "r.html", config={}, synthetic=False, workflow_dir=tmp_path)
     html = (tmp_path / "r.html").read_text()
     overview = _without_scripts(_section(html, "overview"))
@@ -387,8 +393,9 @@ def test_overview_answers_both_questions_with_paired_cis(tmp_path):
         float(x) for x in re.search(r"<td>[+-][\d.]+ \[([+-][\d.]+), ([+-][\d.]+)\]</td>", risk_row).groups()
     )
     assert low < high < 0  # the paired CI of supervised − kmer_lr excludes 0, below it
-    pretraining = re.search(r"<tr><td>Gene function</td>.*?</tr>", tables[1], flags=re.S).group(0)
-    assert "<td>random_init</td>" in pretraining and "<td>finetune_full better</td>" in pretraining
+    full, probe = re.findall(r"<tr><td>Gene function</td>.*?</tr>", tables[1], flags=re.S)
+    assert "<td>random_init</td>" in full and "<td>finetune_full better</td>" in full
+    assert "<td>probe</td>" in probe and "<td>probe_random_init better</td>" in probe
     nav = re.search(r"<nav>(.*?)</nav>", html, flags=re.S).group(1)
     for anchor in ("gene_function-function_class", "disease_risk-clinvar_like"):
         assert f'href="#{anchor}"' in nav

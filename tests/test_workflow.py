@@ -87,6 +87,8 @@ def test_gene_function_metrics_in_range_and_on_the_same_rows(demo_run):
     metrics = _metrics(demo_run, "gene_function")
     methods = {m for _, m in metrics}
     assert {"kmer_lr", "majority"} < methods, methods  # baselines beside at least one model method
+    # The demo's methods (probe, finetune_full) each ran beside their pretraining control.
+    assert {"probe", "probe_random_init", "finetune_full", "random_init"} <= methods, methods
     ids = set()
     for (task, method), m in metrics.items():
         for name, v in m["metrics"].items():
@@ -129,6 +131,11 @@ def test_report_names_every_stage(demo_run):
     for section in ("Data", "Pretraining", "Gene function", "Disease risk", "Provenance"):
         assert section in html
     assert "kmer_lr" in html and "zeroshot" in html
+    # "Did pretraining help?" has a row per pretrained method and its control on each task.
+    overview = html[html.index('id="overview"') :]
+    overview = overview[: overview.index("</section>")]
+    for control in ("random_init", "probe_random_init", "supervised_random_init"):
+        assert f"<td>{control}</td>" in overview, control
     # Nothing is loaded from outside; plotly.js itself (inlined once) mentions plotly.com in its code.
     page = re.sub(r'<script id="plotly-js">.*?</script>', "", html, count=1, flags=re.S)
     assert 'src="http' not in page and 'href="http' not in page and "<script src" not in page

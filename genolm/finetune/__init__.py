@@ -19,8 +19,9 @@ which `load_classifier` reloads for `genolm predict`.
 
 Modules: `settings` (FinetuneSettings), `table` (the label-table contract), `adapters` (peft wrappers),
 `classifier` (the classifier, save/load, FASTA prediction), `fit` (the training loop and the probe),
-`random_init` (the pretraining control's re-initialised model: the `random_init` method is
-`finetune_full` on it), `runner` (`run_finetune`, one task and method over its seeds).
+`random_init` (the pretraining controls' re-initialised model: the `random_init` method is
+`finetune_full` on it, `probe_random_init` the probe on it), `runner` (`run_finetune`, one task and
+method over its seeds).
 """
 
 from genolm.finetune.adapters import LORA_TARGETS, PromptedEncoder, adapt_encoder

@@ -265,9 +265,15 @@ def probe_classifier(
     model_dir: str | Path,
     settings: FinetuneSettings,
     device: torch.device = CPU,
+    *,
+    random_init: bool = False,
 ) -> tuple[Classifier, np.ndarray, dict]:
     """Frozen encoder: logistic regression (C chosen on val; one-vs-rest for multi-label) on mean-pooled
     embeddings computed on `device`.
+
+    With `random_init` (the `probe_random_init` control) the encoder is re-initialised from the pretrained
+    config, seeded by `settings.seed`: what the same probe reads from an untrained encoder of the same
+    architecture and tokenizer, so the report can tell what pretraining added to the probe.
 
     With `settings.reverse_complement` a gene's features are the mean of its forward and reverse-complement
     embeddings (`strand_embeddings`), rather than the two strands as two training rows whose predicted
@@ -281,14 +287,17 @@ def probe_classifier(
         classes: class names.
         task_type: the task type.
         model_dir: the pretrained model directory.
-        settings: batch size, chunks and the regression's seed.
+        settings: batch size, chunks and the regression's seed (and the re-initialisation's).
         device: where the embeddings are computed.
+        random_init: probe a re-initialised encoder instead of the pretrained one.
 
     Returns:
         The classifier (the regression as its linear head, scaler folded in), the regression's test
         probabilities and info (trainable parameters).
     """
     pre = load_pretrained(model_dir)
+    if random_init:
+        pre = reinitialised(pre, settings.seed)
     pre.model.to(device)
     with autocast(device):
         x = {s: strand_embeddings(pre, p["sequence"].tolist(), settings) for s, p in parts.items()}

@@ -44,7 +44,8 @@ def run_finetune(
 ) -> dict:
     """Train `method` with `seeds` seeds (settings.seed, +1, ...), keeping each seed's best epoch.
 
-    The probe is deterministic given the embeddings, so it runs once whatever `seeds` says. Predictions
+    The probe is deterministic given the embeddings, so it runs once whatever `seeds` says; its control,
+    `probe_random_init`, runs every seed (each seed draws another untrained encoder). Predictions
     and CIs come from the first seed; metrics.json adds every seed's point estimates and their mean and
     standard deviation.
 
@@ -54,7 +55,8 @@ def run_finetune(
         predictions_tsv: where the first seed's test predictions go.
         metrics_json: where the metrics go.
         settings: the run's settings (recorded in metrics.json).
-        method: one of `GENE_MODEL_METHODS`, or the `random_init` control (see `train_classifier`).
+        method: one of `GENE_MODEL_METHODS`, or a control: `random_init` (see `train_classifier`) or
+            `probe_random_init` (see `probe_classifier`).
         seeds: training seeds per fine-tuning method.
         task_type: the task type, or None for binary/multiclass by the number of classes.
         classifier_dir: where the first seed's classifier is saved, when given.
@@ -81,9 +83,15 @@ def run_finetune(
     runs, first = [], None
     for seed in seed_list:
         run_settings = replace(settings, seed=seed)
-        if method == "probe":
+        if method in ("probe", "probe_random_init"):
             classifier, proba, info = probe_classifier(
-                parts, classes, task_type, model_dir, run_settings, device
+                parts,
+                classes,
+                task_type,
+                model_dir,
+                run_settings,
+                device,
+                random_init=method == "probe_random_init",
             )
         else:
             classifier, proba, info = train_classifier(

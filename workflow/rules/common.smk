@@ -62,12 +62,8 @@ if set(GENE_TASKS) - set(CSV_GENE_TASKS) and "annotation" not in config["sources
     sys.exit(
         "genolm config error at 'sources.annotation': gene_function tasks need an annotation source"
     )
-# The baselines and the random_init control run on every task, beside the configured model methods.
-GENE_METHODS = (
-    list(config["gene_function"]["methods"])
-    + list(names.GENE_BASELINES)
-    + list(names.GENE_CONTROLS)
-)
+# The baselines run on every task, beside the configured model methods and their pretraining controls.
+GENE_METHODS = names.gene_methods(config["gene_function"]["methods"])
 # consequence and combined need an annotation to place variants in genes.
 VARIANT_METHODS = [
     m

@@ -1,9 +1,9 @@
 rule finetune:
     """Adapt the pretrained model to one gene-function task: full/LoRA/IA3/soft-prompt tuning or a linear probe.
 
-    The random_init control trains finetune_full's recipe on an encoder re-initialised from the
-    pretrained config: the same rows, whether pretraining helped. model/ is the saved classifier
-    (encoder/, head.safetensors, classifier.json) for `genolm predict`.
+    The random_init and probe_random_init controls run finetune_full's and the probe's recipes on an
+    encoder re-initialised from the pretrained config: the same rows, whether pretraining helped.
+    model/ is the saved classifier (encoder/, head.safetensors, classifier.json) for `genolm predict`.
     """
     input:
         table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
