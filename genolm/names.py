@@ -15,7 +15,10 @@ SPLITS = ("train", "val", "test")
 #: Gene-function methods that adapt or read the pretrained model.
 GENE_MODEL_METHODS = ("finetune_full", "finetune_lora", "finetune_ia3", "finetune_prompt", "probe")
 #: Gene-function baselines, always run on the same split and test rows as the model methods.
-GENE_BASELINES = ("kmer_lr", "majority", "cnn")
+GENE_BASELINES = ("kmer_lr", "codon_lr", "majority", "cnn")
+#: Gene-function baselines that read a gene's reading frame: they run on annotation genes only (a row of a
+#: `csv:` benchmark task has no known frame).
+IN_FRAME_BASELINES = ("codon_lr",)
 #: Gene-function controls: a model method's architecture and recipe without its pretraining, run beside
 #: that method (`random_init`: finetune_full, `probe_random_init`: the probe, each on an encoder
 #: re-initialised from the pretrained model's config).
@@ -45,7 +48,7 @@ MODEL_METHODS = (*GENE_MODEL_METHODS, "supervised", "zeroshot", "zeroshot_calibr
 #: Every control, in report order: pretrained architectures without pretraining (not baselines: the
 #: report's best-baseline answer leaves them out and compares each with its pair, PRETRAINING_CONTROLS).
 CONTROL_METHODS = (*GENE_CONTROLS, *VARIANT_CONTROLS)
-BASELINE_METHODS = ("consequence", "kmer_lr", "cnn", "majority")
+BASELINE_METHODS = ("consequence", "kmer_lr", "codon_lr", "cnn", "majority")
 
 #: Each pretrained method and its control: the same architecture and recipe on a randomly initialised
 #: encoder. The report's "did pretraining help?" compares each pair on the same test rows.
@@ -71,12 +74,14 @@ VARIANT_COLUMNS = {
 }
 
 
-def gene_methods(configured: Iterable[str]) -> list[str]:
-    """The gene-function methods a run makes: the configured model methods, every baseline, and the
-    pretraining control of each configured method that has one (so each control is paired in the report)."""
+def gene_methods(configured: Iterable[str], *, in_frame: bool = True) -> list[str]:
+    """The gene-function methods a task gets: the configured model methods, the baselines (those reading
+    the reading frame only when `in_frame`, i.e. for annotation genes), and the pretraining control of each
+    configured method that has one (so each control is paired in the report)."""
     configured = list(configured)
+    baselines = [b for b in GENE_BASELINES if in_frame or b not in IN_FRAME_BASELINES]
     controls = [PRETRAINING_CONTROLS[m] for m in configured if m in PRETRAINING_CONTROLS]
-    return configured + list(GENE_BASELINES) + controls
+    return configured + baselines + controls
 
 
 def alternation(names: Iterable[str]) -> str:

@@ -186,6 +186,7 @@ def test_one_tiny_gue_task_through_the_workflow_gives_the_metrics_json_numbers(t
         p.parent.name: json.loads(p.read_text()) for p in results.glob("gene_function/gue_tf0/*/metrics.json")
     }
     assert {"kmer_lr", "majority", "finetune_full", "probe"} <= set(written)
+    assert "codon_lr" not in written  # a GUE row has no known reading frame
     assert set(entry["methods"]) == set(written)
     for method, record in written.items():
         got = entry["methods"][method]

@@ -73,6 +73,13 @@ def test_gene_methods_add_the_baselines_and_each_configured_methods_control():
         "random_init",
     ]
     assert names.gene_methods(["finetune_lora"]) == ["finetune_lora", *names.GENE_BASELINES]
+    # A csv task's rows have no known reading frame: no codon_lr there.
+    assert names.gene_methods(["probe"], in_frame=False) == [
+        "probe",
+        *(b for b in names.GENE_BASELINES if b != "codon_lr"),
+        "probe_random_init",
+    ]
+    assert set(names.IN_FRAME_BASELINES) < set(names.GENE_BASELINES)
 
 
 def test_alternation_matches_exactly_the_names():

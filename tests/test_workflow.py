@@ -87,6 +87,8 @@ def test_gene_function_metrics_in_range_and_on_the_same_rows(demo_run):
     metrics = _metrics(demo_run, "gene_function")
     methods = {m for _, m in metrics}
     assert {"kmer_lr", "majority"} < methods, methods  # baselines beside at least one model method
+    # Annotation genes are read in their frame: the codon-usage baseline runs on every task.
+    assert {t for t, m in metrics if m == "codon_lr"} == {t for t, _ in metrics}
     # The demo's methods (probe, finetune_full) each ran beside their pretraining control.
     assert {"probe", "probe_random_init", "finetune_full", "random_init"} <= methods, methods
     ids = set()
@@ -103,6 +105,9 @@ def test_gene_function_metrics_in_range_and_on_the_same_rows(demo_run):
     kmer = metrics[("function_class", "kmer_lr")]["metrics"]["macro_f1"]["value"]
     floor = metrics[("function_class", "majority")]["metrics"]["macro_f1"]["value"]
     assert kmer > floor + 0.2
+    # ... and a codon-usage one (each class draws from its own codon table): so must codons read in frame.
+    codon = metrics[("function_class", "codon_lr")]["metrics"]["macro_f1"]["value"]
+    assert codon > floor + 0.2
     # Annotation genes keep their coding strand, for the cnn baseline as for the fine-tuned methods.
     for (task, method), m in metrics.items():
         if method == "cnn":

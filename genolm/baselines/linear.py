@@ -1,5 +1,5 @@
-"""The models behind the baselines: k-mer profiles, a class-balanced logistic regression chosen on val
-(also the probe's and the supervised variant score's classifier), its folding into a linear head, and the
+"""The models behind the baselines: k-mer and codon profiles, a class-balanced logistic regression chosen on
+val (also the probe's and the supervised variant score's classifier), its folding into a linear head, and the
 majority floor."""
 
 from __future__ import annotations
@@ -36,6 +36,27 @@ def kmer_profile(seq: str, ks: Sequence[int] = (1, 2, 3, 4)) -> np.ndarray:
 def kmer_matrix(seqs: Sequence[str], ks: Sequence[int] = (1, 2, 3, 4)) -> np.ndarray:
     """(len(seqs), sum of 4**k) k-mer profiles, one row per sequence (see `kmer_profile`)."""
     return np.stack([kmer_profile(s, ks) for s in seqs])
+
+
+def codon_profile(seq: str, flank: int = 0) -> np.ndarray:
+    """Normalised frequencies of the 64 codons of a gene's coding sequence, read in its reading frame.
+
+    A gene row's sequence is its joined CDS on the coding strand, ending with the stop codon, after up to
+    `flank` upstream bases (fewer at a contig's end). The frame is therefore counted back from the last
+    base: it holds whatever the flank's real length, and for a CDS whose annotated length is not a
+    multiple of 3 it holds at the 3' end. Codons containing N are skipped.
+    """
+    codes = encode(seq[flank:]).astype(np.int64)
+    n = len(codes) // 3 * 3
+    codons = codes[len(codes) - n :].reshape(-1, 3)
+    codons = codons[(codons != N_CODE).all(axis=1)]
+    counts = np.bincount(codons @ np.array([16, 4, 1]), minlength=64).astype(float)
+    return counts / max(1.0, counts.sum())
+
+
+def codon_matrix(seqs: Sequence[str], flank: int = 0) -> np.ndarray:
+    """(len(seqs), 64) in-frame codon profiles, one row per gene (see `codon_profile`)."""
+    return np.stack([codon_profile(s, flank) for s in seqs])
 
 
 def fit_logistic(

@@ -62,8 +62,14 @@ if set(GENE_TASKS) - set(CSV_GENE_TASKS) and "annotation" not in config["sources
     sys.exit(
         "genolm config error at 'sources.annotation': gene_function tasks need an annotation source"
     )
-# The baselines run on every task, beside the configured model methods and their pretraining controls.
-GENE_METHODS = names.gene_methods(config["gene_function"]["methods"])
+# The baselines run on every task (those reading the frame on annotation tasks), beside the configured
+# model methods and their pretraining controls.
+GENE_METHODS = {
+    task: names.gene_methods(
+        config["gene_function"]["methods"], in_frame=task not in CSV_GENE_TASKS
+    )
+    for task in GENE_TASKS
+}
 # consequence and combined need an annotation to place variants in genes.
 VARIANT_METHODS = [
     m
@@ -105,11 +111,11 @@ def spec_input(spec):
 
 def all_metrics():
     """Every metrics file the report summarises."""
-    gene = expand(
-        f"{RESULTS}/gene_function/{{task}}/{{method}}/metrics.json",
-        task=GENE_TASKS,
-        method=GENE_METHODS,
-    )
+    gene = [
+        f"{RESULTS}/gene_function/{task}/{method}/metrics.json"
+        for task, methods in GENE_METHODS.items()
+        for method in methods
+    ]
     risk = expand(
         f"{RESULTS}/disease_risk/{{task}}/{{method}}/metrics.json",
         task=VARIANT_TASKS,

@@ -40,7 +40,8 @@ rule finetune:
 
 
 rule gene_baseline:
-    """A baseline (k-mer logistic regression, one-hot CNN or majority class) on the same split and test rows."""
+    """A baseline (k-mer or codon-usage logistic regression, one-hot CNN or majority class) on the same split
+    and test rows."""
     input:
         table_tsv=f"{RESULTS}/labels/genes/{{task}}.tsv",
     output:
@@ -67,5 +68,6 @@ rule gene_baseline:
         seed=config["seed"],
         cnn=cnn_settings,
         task_type=lambda wildcards: task_config("gene_function", wildcards.task)["type"],
+        flank=lambda wildcards: task_config("gene_function", wildcards.task)["flank"],
     script:
         "../scripts/gene_baseline.py"
