@@ -164,13 +164,8 @@ def _write_gue_task(folder, rows=(200, 50, 50), length=60, seed=0) -> None:
 @pytest.mark.workflow
 def test_one_tiny_gue_task_through_the_workflow_gives_the_metrics_json_numbers(tmp_path):
     _write_gue_task(tmp_path / "data" / "gue" / "tf0")
-    tiny = [
-        "model.preset=tiny",
-        "pretrain.batch_size=16",
-        "pretrain.eval_every=10",
-        "pretrain.eval_batches=2",
-    ]
-    tiny += ["pretrain.checkpoint_every=1000", "gene_function.finetune.epochs=1"]
+    tiny = ["pretrain.batch_size=16", "pretrain.eval_every=10", "pretrain.eval_batches=2"]
+    tiny += ["pretrain.checkpoint_every=1000"]
     tiny += ["gene_function.cnn.epochs=1", "gene_function.cnn.lrs=[0.003]", "gene_function.cnn.channels=16"]
     cmd = [sys.executable, str(REPO / "benchmarks" / "tasks.py"), "--tasks", "gue_tf0", "--json"]
     cmd += ["--minutes", "0.1", "--probe-minutes", "0.05", "--data", str(tmp_path / "data")]
@@ -180,13 +175,13 @@ def test_one_tiny_gue_task_through_the_workflow_gives_the_metrics_json_numbers(t
     summary = json.loads(proc.stdout)  # exactly one JSON object: fails on anything else on stdout
     assert set(summary) == {"tasks", "family_comparison", "load_avg", "machine", "workdir"}
     entry = summary["tasks"]["gue_tf0"]
-    assert (entry["metric"], entry["family"], entry["minutes"]) == ("mcc", "bert", 0.1)
-    results = tmp_path / "w" / "results" / "gue_tf0_bert"
+    assert (entry["metric"], entry["family"], entry["minutes"]) == ("mcc", "convnet", 0.1)  # GUE_BASE's
+    results = tmp_path / "w" / "results" / "gue_tf0_convnet"
     written = {
         p.parent.name: json.loads(p.read_text()) for p in results.glob("gene_function/gue_tf0/*/metrics.json")
     }
-    assert {"kmer_lr", "majority", "finetune_full", "probe"} <= set(written)
-    assert "codon_lr" not in written  # a GUE row has no known reading frame
+    # GUE_BASE's finetune_full, its control and the baselines; no codon_lr: a GUE row has no known frame
+    assert set(written) == {"kmer_lr", "majority", "cnn", "finetune_full", "random_init"}
     assert set(entry["methods"]) == set(written)
     for method, record in written.items():
         got = entry["methods"][method]
@@ -201,10 +196,9 @@ def test_one_tiny_gue_task_through_the_workflow_gives_the_metrics_json_numbers(t
     versus = entry["best_model_minus_best_baseline"]
     assert versus == {"a": model, "b": baseline, **compare(task_dir, "gene_function", model, baseline, "mcc")}
     assert versus["n"] == 50  # every test row
-    control = PRETRAINING_CONTROLS.get(model)
-    if control in written:
-        expected = compare(task_dir, "gene_function", model, control, "mcc")
-        assert entry["pretrained_minus_random_init"] == {"a": model, "b": control, **expected}
+    control = PRETRAINING_CONTROLS[model]
+    expected = compare(task_dir, "gene_function", model, control, "mcc")
+    assert entry["pretrained_minus_random_init"] == {"a": model, "b": control, **expected}
     pretrain = json.loads((results / "pretrain" / "metrics.json").read_text())
     record = entry["pretrain"]
     assert record["steps"] == pretrain["steps"] and record["max_steps"] == pretrain["settings"]["max_steps"]
